@@ -1,0 +1,1 @@
+"""Zicht's shared service kit, used by every service and by no contract."""

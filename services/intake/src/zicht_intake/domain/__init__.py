@@ -1,0 +1,1 @@
+"""Pure, synchronous domain code of intake: no I/O."""

@@ -1,0 +1,1 @@
+"""Adapters of notify: Postgres, Kafka, HTTP."""

@@ -1,0 +1,1 @@
+"""Pure, synchronous domain code of notify: no I/O."""

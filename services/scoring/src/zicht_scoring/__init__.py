@@ -1,0 +1,1 @@
+"""Zicht's scoring service."""

@@ -1,0 +1,1 @@
+"""Adapters of scoring: Postgres, Kafka, HTTP."""

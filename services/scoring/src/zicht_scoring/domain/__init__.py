@@ -1,0 +1,1 @@
+"""Pure, synchronous domain code of scoring: no I/O."""

@@ -1,0 +1,1 @@
+"""Adapters of triage: Postgres, Kafka, HTTP."""

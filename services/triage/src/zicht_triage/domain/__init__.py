@@ -1,0 +1,1 @@
+"""Pure, synchronous domain code of triage: no I/O."""
