@@ -1,0 +1,39 @@
+# Zicht's everyday commands. `make run` and `make test` are the README's two commands.
+.PHONY: setup lint typecheck imports schemas check test test-fast run bench clean
+
+export UV_PYTHON_DOWNLOADS := never
+UV := uv run --frozen
+
+setup:            ## install uv, PostgreSQL when missing, and the workspace
+	scripts/bootstrap.sh
+
+lint: setup       ## ruff lint and format check
+	$(UV) ruff check .
+	$(UV) ruff format --check .
+
+typecheck: setup  ## mypy, strict, with the pydantic plugin
+	$(UV) mypy
+
+imports: setup    ## import-linter contracts
+	$(UV) lint-imports
+
+schemas: setup    ## regenerate schemas/json from the models
+	$(UV) python -m zicht_schemas.export
+
+check: lint typecheck imports  ## everything static, plus schema compatibility
+	$(UV) python -m zicht_schemas.compat
+
+test:             ## the whole suite: lint, types, contracts, schemas, all tests
+	scripts/test.sh
+
+test-fast: setup  ## unit and in-memory tests only
+	$(UV) pytest -m "not connected"
+
+run: setup        ## run Zicht on one machine: broker, Postgres, four services, demo region
+	$(UV) python -m zicht_runtime.devstack_cli run
+
+bench: setup      ## benchmarks (not tests); results in bench/results/
+	$(UV) python -m bench
+
+clean:
+	rm -rf .zicht .pytest_cache .mypy_cache .ruff_cache

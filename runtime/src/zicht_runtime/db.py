@@ -1,0 +1,66 @@
+"""Postgres access: a pool per service, confined to the service's own schema."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import asyncpg
+
+__all__ = ["TRANSIENT_DB_ERRORS", "create_pool", "init_connection", "is_transient_db_error"]
+
+
+async def init_connection(conn: asyncpg.Connection) -> None:
+    """Decode ``json`` and ``jsonb`` columns to Python values on every connection."""
+    for type_name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        )
+
+
+async def create_pool(
+    url: str, schema: str, *, min_size: int = 1, max_size: int = 10
+) -> asyncpg.Pool:
+    """Open a pool whose connections see only ``schema`` (then ``public``) by default.
+
+    The schema is created when it does not exist yet, so a fresh database is usable at once.
+    """
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    finally:
+        await conn.close()
+    pool: asyncpg.Pool = await asyncpg.create_pool(
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        init=init_connection,
+        server_settings={"search_path": f'"{schema}",public', "application_name": schema},
+    )
+    return pool
+
+
+# Faults that pass: the database restarting, the network, contention. Anything else is a
+# property of the message or of the code and is not cured by waiting.
+TRANSIENT_DB_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
+    asyncpg.QueryCanceledError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    ConnectionError,
+    OSError,
+    TimeoutError,
+)
+
+
+def is_transient_db_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is a database fault worth retrying rather than a poison message."""
+    if isinstance(exc, TRANSIENT_DB_ERRORS):
+        return True
+    cause: Any = exc.__cause__ or exc.__context__
+    return cause is not None and cause is not exc and isinstance(cause, TRANSIENT_DB_ERRORS)

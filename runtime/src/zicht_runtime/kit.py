@@ -1,0 +1,198 @@
+"""The composition every service shares: telemetry, pool, migrations, broker, outbox relay.
+
+A service gives its settings, its migrations and its consumers; the kit starts them in
+order, stops them in reverse, and answers readiness. No service copies this wiring.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from fastapi import APIRouter, FastAPI
+from faststream.kafka import KafkaBroker
+from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.sdk.trace.export import SpanExporter
+from pydantic import BaseModel
+
+from zicht_runtime.consumer import BatchProcessor, EventHandler
+from zicht_runtime.db import create_pool
+from zicht_runtime.health import ReadinessCheck, health_router
+from zicht_runtime.kafka import AiokafkaSender, create_broker, ensure_topics, subscribe_batch
+from zicht_runtime.migrations import RUNTIME_MIGRATIONS, apply_migrations
+from zicht_runtime.outbox import OutboxRelay
+from zicht_runtime.settings import ServiceSettings
+from zicht_runtime.telemetry import Telemetry, setup_telemetry
+from zicht_schemas import dead_letter_topic, source_urn
+
+__all__ = ["ConsumerSpec", "ServiceKit", "create_service_app"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """One subscription of a service: a topic, the consumer group and the handler."""
+
+    topic: str
+    model: type[BaseModel]
+    handler: EventHandler[Any]
+    group: str = ""
+
+
+@dataclass
+class ServiceKit:
+    """Everything a running service holds; built from settings, started in a lifespan."""
+
+    settings: ServiceSettings
+    migrations: Path | None = None
+    consumers: Sequence[ConsumerSpec] = ()
+    produces: Sequence[str] = ()
+    compacted: Sequence[str] = ()
+    span_exporters: Sequence[SpanExporter] = ()
+    telemetry: Telemetry = field(init=False)
+    broker: KafkaBroker = field(init=False)
+    pool: asyncpg.Pool = field(init=False)
+    relay: OutboxRelay = field(init=False)
+    processors: list[BatchProcessor[Any]] = field(init=False, default_factory=list)
+    _sender: AiokafkaSender = field(init=False)
+    _stop: asyncio.Event = field(init=False, default_factory=asyncio.Event)
+    _relay_task: asyncio.Task[None] | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        self.telemetry = setup_telemetry(
+            self.settings.service_name,
+            span_exporters=self.span_exporters,
+            otlp=bool(self.settings.otlp_endpoint),
+        )
+        self.broker = create_broker(self.settings, self.telemetry)
+
+    @property
+    def source(self) -> str:
+        """The CloudEvents `source` of everything this service publishes."""
+        return source_urn(self.settings.oin, self.settings.service_name)
+
+    def group_of(self, spec: ConsumerSpec) -> str:
+        """The consumer group of a subscription (the service name unless given)."""
+        return spec.group or f"zicht-{self.settings.service_name}"
+
+    async def start(self) -> None:
+        """Open the pool, migrate, create topics, subscribe, and start the relay."""
+        settings = self.settings
+        AsyncPGInstrumentor().instrument(tracer_provider=self.telemetry.tracer_provider)
+        HTTPXClientInstrumentor().instrument(tracer_provider=self.telemetry.tracer_provider)
+        self.pool = await create_pool(
+            settings.database_url,
+            settings.db_schema,
+            min_size=settings.database_pool_min,
+            max_size=settings.database_pool_max,
+        )
+        sets = [RUNTIME_MIGRATIONS]
+        if self.migrations is not None:
+            sets.append((settings.service_name, self.migrations))
+        async with self.pool.acquire() as conn:
+            applied = await apply_migrations(conn, settings.db_schema, sets)
+        if applied:
+            log.info("migrations applied", extra={"zicht.migrations": applied})
+        topics = [*self.produces, *(spec.topic for spec in self.consumers)]
+        topics += [dead_letter_topic(spec.topic) for spec in self.consumers]
+        await ensure_topics(
+            settings.kafka_bootstrap_servers,
+            topics,
+            partitions=settings.kafka_topic_partitions,
+            compacted=self.compacted,
+        )
+        for spec in self.consumers:
+            processor: BatchProcessor[Any] = BatchProcessor(
+                topic=spec.topic,
+                consumer=self.group_of(spec),
+                model=spec.model,
+                handler=spec.handler,
+                pool=self.pool,
+                telemetry=self.telemetry,
+                source=self.source,
+                backoff_initial_s=settings.retry_backoff_initial_s,
+                backoff_max_s=settings.retry_backoff_max_s,
+            )
+            subscribe_batch(self.broker, processor, settings)
+            self.processors.append(processor)
+        self._sender = AiokafkaSender(settings)
+        await self._sender.start()
+        self.relay = OutboxRelay(
+            self.pool,
+            self._sender,
+            schema=settings.db_schema,
+            batch_size=settings.outbox_batch,
+            poll_interval_s=settings.outbox_poll_interval_s,
+            backoff_initial_s=settings.retry_backoff_initial_s,
+            backoff_max_s=settings.retry_backoff_max_s,
+        )
+        self._stop.clear()
+        self._relay_task = asyncio.create_task(self.relay.run(self._stop), name="outbox-relay")
+        await self.broker.start()
+
+    async def stop(self) -> None:
+        """Stop consuming, let the relay finish its round, close everything."""
+        with contextlib.suppress(Exception):
+            await self.broker.stop()
+        self._stop.set()
+        if self._relay_task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(self._relay_task, timeout=10)
+        with contextlib.suppress(Exception):
+            await self._sender.stop()
+        with contextlib.suppress(Exception):
+            await self.pool.close()
+        AsyncPGInstrumentor().uninstrument()
+        HTTPXClientInstrumentor().uninstrument()
+        self.telemetry.shutdown()
+
+    def readiness_checks(self) -> dict[str, ReadinessCheck]:
+        """What `/readyz` asks: the database answers, the broker answers, the relay runs."""
+
+        async def database() -> bool:
+            async with self.pool.acquire(timeout=2) as conn:
+                return bool(await conn.fetchval("SELECT true"))
+
+        async def broker() -> bool:
+            return bool(await self.broker.ping(timeout=2))
+
+        async def relay() -> bool:
+            return self._relay_task is not None and not self._relay_task.done()
+
+        return {"database": database, "broker": broker, "outbox_relay": relay}
+
+
+def create_service_app(
+    kit: ServiceKit,
+    *,
+    title: str,
+    routers: Sequence[APIRouter] = (),
+    on_started: Callable[[], Awaitable[None]] | None = None,
+) -> FastAPI:
+    """The service's FastAPI app: its routers, health, telemetry, and the kit's lifespan."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await kit.start()
+        try:
+            if on_started is not None:
+                await on_started()
+            yield
+        finally:
+            await kit.stop()
+
+    app = FastAPI(title=title, lifespan=lifespan)
+    for router in routers:
+        app.include_router(router)
+    app.include_router(health_router(kit.readiness_checks()))
+    FastAPIInstrumentor.instrument_app(app, tracer_provider=kit.telemetry.tracer_provider)
+    return app

@@ -1,0 +1,280 @@
+"""The transactional outbox: events are stored with the state change, then relayed to Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import asyncpg
+from aiokafka.errors import KafkaError
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind
+
+from zicht_runtime.db import is_transient_db_error
+from zicht_runtime.telemetry import messaging_attributes
+
+__all__ = [
+    "OutboxMessage",
+    "OutboxRelay",
+    "RecordSender",
+    "outbox_backlog",
+    "write_outbox",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """A Kafka record waiting in the outbox."""
+
+    event_id: str
+    topic: str
+    key: bytes
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...]
+
+
+def _trace_headers() -> list[tuple[str, bytes]]:
+    """The current trace context as W3C headers, so the relay continues this trace."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return [(name, value.encode()) for name, value in carrier.items()]
+
+
+async def write_outbox(conn: asyncpg.Connection, messages: Iterable[OutboxMessage]) -> int:
+    """Store records to publish, inside the caller's transaction; return how many were new.
+
+    The current trace context travels with each record. A record whose event id is already
+    in the outbox is left as it is, so a retried transaction cannot publish twice.
+    """
+    trace_headers = _trace_headers()
+    rows = []
+    for message in messages:
+        names = {name for name, _ in message.headers}
+        headers = list(message.headers) + [h for h in trace_headers if h[0] not in names]
+        rows.append(
+            (
+                message.event_id,
+                message.topic,
+                message.key,
+                message.value,
+                [[name, value.decode("latin-1")] for name, value in headers],
+            )
+        )
+    if not rows:
+        return 0
+    inserted = await conn.fetch(
+        """
+        INSERT INTO outbox (event_id, topic, key, value, headers)
+        SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bytea[], $5::jsonb[])
+        ON CONFLICT (event_id) DO NOTHING
+        RETURNING id
+        """,
+        [r[0] for r in rows],
+        [r[1] for r in rows],
+        [r[2] for r in rows],
+        [r[3] for r in rows],
+        [r[4] for r in rows],
+    )
+    return len(inserted)
+
+
+async def outbox_backlog(conn: asyncpg.Connection) -> int:
+    """How many records wait in the outbox."""
+    value = await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
+    return int(value)
+
+
+class RecordSender(Protocol):
+    """Publishes a batch of records and returns once the broker has them all."""
+
+    async def send_batch(self, records: Sequence[OutboxMessage]) -> None:
+        """Publish every record; raise if any was not acknowledged by the broker."""
+
+
+class OutboxRelay:
+    """Publishes the outbox in id order and marks rows sent.
+
+    One relay publishes a schema's outbox at a time (an advisory lock), so records of one
+    key keep their order. A crash after publishing and before marking re-publishes on the
+    next round: at-least-once, made exactly-once in effect by the consumers' inbox.
+    """
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        sender: RecordSender,
+        *,
+        schema: str,
+        batch_size: int = 500,
+        poll_interval_s: float = 1.0,
+        backoff_initial_s: float = 0.2,
+        backoff_max_s: float = 10.0,
+    ) -> None:
+        self._pool = pool
+        self._sender = sender
+        self._schema = schema
+        self._batch_size = batch_size
+        self._poll_interval_s = poll_interval_s
+        self._backoff_initial_s = backoff_initial_s
+        self._backoff_max_s = backoff_max_s
+        self._wake = asyncio.Event()
+        self._tracer = trace.get_tracer("zicht.outbox")
+        self.published = 0
+
+    @property
+    def channel(self) -> str:
+        """The NOTIFY channel the outbox trigger signals."""
+        return f"zicht_outbox_{self._schema}"
+
+    def wake(self, *_: Any) -> None:
+        """Start the next round now (a listener callback, or a test)."""
+        self._wake.set()
+
+    async def relay_once(self) -> int:
+        """Publish one batch of unsent records; return how many were published."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            locked = await conn.fetchval(
+                "SELECT pg_try_advisory_xact_lock(hashtext($1))", f"outbox:{self._schema}"
+            )
+            if not locked:
+                return 0
+            rows = await conn.fetch(
+                "SELECT id, event_id, topic, key, value, headers FROM outbox "
+                "WHERE sent_at IS NULL ORDER BY id LIMIT $1",
+                self._batch_size,
+            )
+            if not rows:
+                return 0
+            messages = [
+                OutboxMessage(
+                    event_id=row["event_id"],
+                    topic=row["topic"],
+                    key=bytes(row["key"]),
+                    value=bytes(row["value"]),
+                    headers=tuple((n, v.encode("latin-1")) for n, v in row["headers"]),
+                )
+                for row in rows
+            ]
+            await self._publish(messages)
+            await conn.execute(
+                "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])",
+                [row["id"] for row in rows],
+            )
+        self.published += len(messages)
+        return len(messages)
+
+    async def _publish(self, messages: list[OutboxMessage]) -> None:
+        """Send with a producer span per record, each a child of the trace that wrote it."""
+        traced: list[OutboxMessage] = []
+        spans = []
+        for message in messages:
+            parent = propagate.extract({n: v.decode("latin-1") for n, v in message.headers})
+            span = self._tracer.start_span(
+                f"{message.topic} publish",
+                context=parent,
+                kind=SpanKind.PRODUCER,
+                attributes=messaging_attributes(message.topic, "publish", message.event_id),
+            )
+            spans.append(span)
+            token = otel_context.attach(trace.set_span_in_context(span))
+            try:
+                carrier: dict[str, str] = {}
+                propagate.inject(carrier)
+            finally:
+                otel_context.detach(token)
+            kept = [(n, v) for n, v in message.headers if n not in carrier]
+            headers = tuple(kept + [(n, v.encode()) for n, v in carrier.items()])
+            traced.append(
+                OutboxMessage(message.event_id, message.topic, message.key, message.value, headers)
+            )
+        try:
+            await self._sender.send_batch(traced)
+        except BaseException as exc:
+            for span in spans:
+                span.record_exception(exc)
+                span.set_status(trace.Status(trace.StatusCode.ERROR, type(exc).__name__))
+                span.end()
+            raise
+        for span in spans:
+            span.end()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Relay until ``stop`` is set: at once on NOTIFY, else every poll interval.
+
+        Faults never end the relay: it logs them and tries again with growing pauses, so
+        rows wait in the outbox (visible as backlog) rather than being lost.
+        """
+        backoff = self._backoff_initial_s
+        listener: asyncpg.Connection | None = None
+        try:
+            while not stop.is_set():
+                try:
+                    if listener is None:
+                        listener = await self._listen()
+                    while await self.relay_once() >= self._batch_size:
+                        pass
+                    backoff = self._backoff_initial_s
+                except Exception as exc:
+                    if is_transient_db_error(exc) or _is_broker_error(exc):
+                        log.warning(
+                            "outbox relay: transient fault, retrying",
+                            extra={"zicht.error_type": type(exc).__name__},
+                        )
+                    else:
+                        log.exception("outbox relay: unexpected fault, retrying")
+                    await self._unlisten(listener)
+                    listener = None
+                    await _wait(stop, backoff)
+                    backoff = min(backoff * 2, self._backoff_max_s)
+                    continue
+                self._wake.clear()
+                await _wait_any(stop, self._wake, self._poll_interval_s)
+        finally:
+            await self._unlisten(listener)
+
+    async def _listen(self) -> asyncpg.Connection:
+        conn: asyncpg.Connection = await self._pool.acquire()
+        await conn.add_listener(self.channel, self.wake)
+        return conn
+
+    async def _unlisten(self, conn: asyncpg.Connection | None) -> None:
+        if conn is None:
+            return
+        with contextlib.suppress(*_CLOSE_ERRORS):
+            await conn.remove_listener(self.channel, self.wake)
+        with contextlib.suppress(*_CLOSE_ERRORS):
+            await self._pool.release(conn, timeout=2)
+
+
+_CLOSE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresError,
+    TimeoutError,
+)
+
+
+def _is_broker_error(exc: BaseException) -> bool:
+    """Broker faults: the relay keeps the rows and tries again later."""
+    return isinstance(exc, KafkaError | ConnectionError | TimeoutError)
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+
+async def _wait_any(stop: asyncio.Event, wake: asyncio.Event, seconds: float) -> None:
+    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

@@ -1,0 +1,93 @@
+"""The settings every Zicht service shares, read once from the environment."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["ServiceSettings"]
+
+
+class ServiceSettings(BaseSettings):
+    """Infrastructure settings common to all four services.
+
+    Each service subclasses this with its own fields. Every process reads its own
+    environment once, at start-up, with the prefix ``ZICHT_`` (``ZICHT_DATABASE_URL``,
+    ``ZICHT_KAFKA_BOOTSTRAP_SERVERS``, ...); OpenTelemetry reads the standard ``OTEL_*``
+    variables itself.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="ZICHT_", extra="ignore", frozen=True)
+
+    service_name: str = Field(
+        default="zicht", description="Name of the service, used in logs, traces and URNs."
+    )
+    oin: str = Field(
+        default="00000001000000000000",
+        pattern=r"^\d{20}$",
+        description="OIN (organisation identification number) of the deploying organisation, "
+        "used in CloudEvents `source` URNs per the NL GOV profile.",
+    )
+    database_url: str = Field(
+        default="postgresql://postgres@127.0.0.1:5432/zicht",
+        description="Postgres URL; the service keeps its tables in its own schema there.",
+    )
+    database_schema: str = Field(
+        default="",
+        pattern=r"^[a-z_][a-z0-9_]*$|^$",
+        description="Postgres schema of this service; empty means the service name.",
+    )
+    database_pool_min: int = Field(default=1, ge=1, description="Minimum pool connections.")
+    database_pool_max: int = Field(default=10, ge=1, description="Maximum pool connections.")
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated."
+    )
+    kafka_enable_idempotence: bool = Field(
+        default=False,
+        description="Idempotent producer: on against Apache Kafka; off against the local "
+        "Tansu broker, which does not support it.",
+    )
+    kafka_fetch_max_wait_ms: int = Field(
+        default=5,
+        ge=0,
+        description="Longest a consumer fetch waits for data. Small values keep each hop's "
+        "latency low on brokers that do not wake a waiting fetch.",
+    )
+    kafka_linger_ms: int = Field(
+        default=0, ge=0, description="Producer linger: batching delay before a send."
+    )
+    kafka_max_batch: int = Field(
+        default=500, ge=1, description="Most records a batch subscriber handles at once."
+    )
+    kafka_topic_partitions: int = Field(
+        default=4, ge=1, description="Partitions of topics this service creates."
+    )
+    outbox_batch: int = Field(
+        default=500, ge=1, description="Most outbox rows the relay publishes per round."
+    )
+    outbox_poll_interval_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="Fallback poll of the outbox; new rows normally wake the relay at once.",
+    )
+    retry_backoff_initial_s: float = Field(
+        default=0.2, gt=0, description="First wait before retrying after a transient fault."
+    )
+    retry_backoff_max_s: float = Field(
+        default=10.0, gt=0, description="Longest wait between retries of a transient fault."
+    )
+    http_host: str = Field(default="127.0.0.1", description="Address the HTTP API binds to.")
+    http_port: int = Field(default=8000, ge=0, le=65535, description="Port of the HTTP API.")
+    log_level: str = Field(default="INFO", description="Logging level of the service.")
+    log_json: bool = Field(default=True, description="Log JSON lines (off: readable text).")
+    otlp_endpoint: str = Field(
+        default="",
+        validation_alias=AliasChoices("ZICHT_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+        description="OTLP/HTTP endpoint; when set, traces and metrics are exported there "
+        "(the exporters read the other standard OTEL_* variables themselves).",
+    )
+
+    @property
+    def db_schema(self) -> str:
+        """The Postgres schema that holds this service's tables."""
+        return self.database_schema or self.service_name.replace("-", "_")

@@ -1,0 +1,135 @@
+"""OpenTelemetry for a Zicht process: one tracer and meter provider, configured from OTEL_*."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from opentelemetry import metrics, propagate, trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricReader
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanProcessor
+from opentelemetry.util.types import AttributeValue
+
+__all__ = [
+    "ATTRIBUTES",
+    "Telemetry",
+    "extract_context",
+    "messaging_attributes",
+    "setup_telemetry",
+]
+
+# Every business attribute Zicht puts on a span, in one place (docs/telemetry.md lists them).
+# None of them may carry personal data: ids of providers, signals and events only.
+ATTRIBUTES: Mapping[str, str] = {
+    "zicht.service": "the Zicht service that made the span",
+    "zicht.event_id": "CloudEvent id of the event handled",
+    "zicht.event_type": "CloudEvent type of the event handled",
+    "zicht.provider_id": "Zicht's id of the provider concerned",
+    "zicht.consumer": "consumer (group) that handled the event",
+    "zicht.duplicate": "the event was already processed (inbox hit)",
+    "zicht.dead_lettered": "the event was sent to the dead-letter topic",
+    "zicht.error_type": "class of the error that stopped processing",
+}
+
+
+@dataclass
+class Telemetry:
+    """The providers of one process; every instrumentation is given these, not globals."""
+
+    service_name: str
+    tracer_provider: TracerProvider
+    meter_provider: MeterProvider
+    span_processors: list[SpanProcessor] = field(default_factory=list)
+
+    def tracer(self, name: str) -> trace.Tracer:
+        """A tracer of this process."""
+        return self.tracer_provider.get_tracer(name)
+
+    def meter(self, name: str) -> metrics.Meter:
+        """A meter of this process."""
+        return self.meter_provider.get_meter(name)
+
+    def shutdown(self) -> None:
+        """Flush and stop exporting."""
+        self.tracer_provider.shutdown()
+        self.meter_provider.shutdown()
+
+
+def setup_telemetry(
+    service_name: str,
+    *,
+    span_exporters: Sequence[SpanExporter] = (),
+    metric_readers: Sequence[MetricReader] = (),
+    otlp: bool = False,
+    set_global: bool = True,
+) -> Telemetry:
+    """Build the process's providers.
+
+    With ``otlp`` on (the settings turn it on when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set),
+    spans and metrics go to the OTLP/HTTP exporters, which read the standard ``OTEL_*``
+    variables themselves. Tests pass their own in-memory exporters. The W3C trace-context
+    propagator is the default.
+    """
+    resource = Resource.create({"service.name": service_name, "service.namespace": "zicht"})
+    tracer_provider = TracerProvider(resource=resource)
+    processors: list[SpanProcessor] = []
+    for exporter in span_exporters:
+        processors.append(BatchSpanProcessor(exporter))
+    readers = list(metric_readers)
+    if otlp:
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import (  # noqa: PLC0415 - only when exporting
+            OTLPMetricExporter,
+        )
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # noqa: PLC0415 - only when exporting
+            OTLPSpanExporter,
+        )
+        from opentelemetry.sdk.metrics.export import (  # noqa: PLC0415 - only when exporting
+            PeriodicExportingMetricReader,
+        )
+
+        processors.append(BatchSpanProcessor(OTLPSpanExporter()))
+        readers.append(PeriodicExportingMetricReader(OTLPMetricExporter()))
+    for processor in processors:
+        tracer_provider.add_span_processor(processor)
+    meter_provider = MeterProvider(resource=resource, metric_readers=readers)
+    if set_global:
+        # Libraries that take no provider argument fall back to the global ones.
+        trace.set_tracer_provider(tracer_provider)
+        metrics.set_meter_provider(meter_provider)
+    return Telemetry(service_name, tracer_provider, meter_provider, processors)
+
+
+def messaging_attributes(
+    topic: str,
+    operation: str,
+    message_id: str | None = None,
+    *,
+    partition: int | None = None,
+    offset: int | None = None,
+    consumer_group: str | None = None,
+) -> dict[str, AttributeValue]:
+    """Attributes per the OpenTelemetry messaging semantic conventions for Kafka."""
+    attributes: dict[str, AttributeValue] = {
+        "messaging.system": "kafka",
+        "messaging.destination.name": topic,
+        "messaging.operation.type": operation,
+        "messaging.operation.name": operation,
+    }
+    if message_id is not None:
+        attributes["messaging.message.id"] = message_id
+    if partition is not None:
+        attributes["messaging.destination.partition.id"] = str(partition)
+    if offset is not None:
+        attributes["messaging.kafka.offset"] = offset
+    if consumer_group is not None:
+        attributes["messaging.consumer.group.name"] = consumer_group
+    return attributes
+
+
+def extract_context(headers: Sequence[tuple[str, bytes]]) -> Context:
+    """The trace context a Kafka record carries in its W3C headers."""
+    return propagate.extract({name: value.decode("latin-1") for name, value in headers})

@@ -1,0 +1,7 @@
+-- The intake service keeps its tables in its own schema (the kit has created inbox and outbox).
+-- The schema's name is configuration, so it is described through current_schema().
+DO $$
+BEGIN
+    EXECUTE format('COMMENT ON SCHEMA %I IS %L', current_schema(), 'Zicht intake service: records what partners submit, identifies the provider, pseudonymises personal data and publishes canonical signals');
+END
+$$;

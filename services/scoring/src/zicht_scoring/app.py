@@ -1,0 +1,42 @@
+"""The scoring service's composition root: the only module that knows the adapters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
+
+from zicht_runtime.kit import ServiceKit, create_service_app
+from zicht_schemas import topics
+from zicht_scoring.adapters.clock import SystemClock
+from zicht_scoring.config import ScoringSettings
+from zicht_scoring.handlers import build_consumers
+from zicht_scoring.service import ScoringService
+
+__all__ = ["MIGRATIONS", "create_app", "create_broker", "create_kit"]
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def create_kit(settings: ScoringSettings) -> ServiceKit:
+    """Wire the service's use cases to Postgres and Kafka through the shared kit."""
+    service = ScoringService(clock=SystemClock())
+    return ServiceKit(
+        settings=settings,
+        migrations=MIGRATIONS,
+        consumers=build_consumers(service),
+        produces=[topics.PROVIDER_RISK_CHANGED],
+        compacted=[],
+    )
+
+
+def create_broker(settings: ScoringSettings) -> KafkaBroker:
+    """The service's broker, typed, for tests and the AsyncAPI document."""
+    return create_kit(settings).broker
+
+
+def create_app(settings: ScoringSettings | None = None) -> FastAPI:
+    """The service's HTTP app; starting it starts the consumers and the outbox relay."""
+    settings = settings or ScoringSettings()
+    return create_service_app(create_kit(settings), title="Zicht scoring")

@@ -1,0 +1,42 @@
+"""The triage service's composition root: the only module that knows the adapters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
+
+from zicht_runtime.kit import ServiceKit, create_service_app
+from zicht_schemas import topics
+from zicht_triage.adapters.clock import SystemClock
+from zicht_triage.config import TriageSettings
+from zicht_triage.handlers import build_consumers
+from zicht_triage.service import TriageService
+
+__all__ = ["MIGRATIONS", "create_app", "create_broker", "create_kit"]
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def create_kit(settings: TriageSettings) -> ServiceKit:
+    """Wire the service's use cases to Postgres and Kafka through the shared kit."""
+    service = TriageService(clock=SystemClock())
+    return ServiceKit(
+        settings=settings,
+        migrations=MIGRATIONS,
+        consumers=build_consumers(service),
+        produces=[topics.SIGNAL_ASSESSED, topics.INVESTIGATION_CHANGED],
+        compacted=[],
+    )
+
+
+def create_broker(settings: TriageSettings) -> KafkaBroker:
+    """The service's broker, typed, for tests and the AsyncAPI document."""
+    return create_kit(settings).broker
+
+
+def create_app(settings: TriageSettings | None = None) -> FastAPI:
+    """The service's HTTP app; starting it starts the consumers and the outbox relay."""
+    settings = settings or TriageSettings()
+    return create_service_app(create_kit(settings), title="Zicht triage")
