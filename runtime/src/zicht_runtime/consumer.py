@@ -74,7 +74,7 @@ class Refused:
     """A record that will not be processed, and why."""
 
     record: ConsumerRecord[Any, Any]
-    error_type: str
+    error: BaseException
     reason: str
 
 
@@ -91,6 +91,7 @@ class BatchProcessor(Generic[DataT]):
         pool: asyncpg.Pool,
         telemetry: Telemetry,
         source: str,
+        service: str,
         backoff_initial_s: float = 0.2,
         backoff_max_s: float = 10.0,
     ) -> None:
@@ -100,6 +101,7 @@ class BatchProcessor(Generic[DataT]):
         self._handler = handler
         self._pool = pool
         self._source = source
+        self._service = service
         self._tracer = telemetry.tracer("zicht.consumer")
         meter = telemetry.meter("zicht.consumer")
         self._attrs = {
@@ -134,7 +136,7 @@ class BatchProcessor(Generic[DataT]):
             try:
                 event = from_kafka_record(record.value or b"", record.headers, self._model)
             except InvalidEventError as exc:
-                poison.append(Refused(record, type(exc).__name__, _reason(exc)))
+                poison.append(Refused(record, exc, _reason(exc)))
                 continue
             decoded.append((record, event))
         try:
@@ -200,7 +202,7 @@ class BatchProcessor(Generic[DataT]):
                         raise
                     # Not transient: the message itself (or the code for it) is at fault;
                     # it goes to the dead-letter topic, where an operator can replay it.
-                    refused.append(Refused(record, type(exc).__name__, _reason(exc)))
+                    refused.append(Refused(record, exc, _reason(exc)))
             await self._dead_letter(conn, refused)
         self._processed.add(processed, self._attrs)
         if duplicates:
@@ -273,7 +275,7 @@ class BatchProcessor(Generic[DataT]):
                 record.partition,
                 record.offset,
                 self.consumer,
-                item.error_type,
+                type(item.error).__name__,
                 item.reason,
             )
             if inserted is None:
@@ -281,9 +283,10 @@ class BatchProcessor(Generic[DataT]):
             messages.append(
                 dead_letter_message(
                     record,
-                    error_type=item.error_type,
+                    error=item.error,
                     reason=item.reason,
                     consumer=self.consumer,
+                    service=self._service,
                     source=self._source,
                 )
             )
@@ -295,7 +298,7 @@ class BatchProcessor(Generic[DataT]):
                     "zicht.topic": record.topic,
                     "zicht.partition": record.partition,
                     "zicht.offset": record.offset,
-                    "zicht.error_type": item.error_type,
+                    "zicht.error_type": type(item.error).__name__,
                     "zicht.reason": item.reason,
                 },
             )

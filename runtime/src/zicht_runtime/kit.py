@@ -58,6 +58,7 @@ class ServiceKit:
     produces: Sequence[str] = ()
     compacted: Sequence[str] = ()
     span_exporters: Sequence[SpanExporter] = ()
+    global_telemetry: bool = True
     telemetry: Telemetry = field(init=False)
     broker: KafkaBroker = field(init=False)
     pool: asyncpg.Pool = field(init=False)
@@ -72,6 +73,7 @@ class ServiceKit:
             self.settings.service_name,
             span_exporters=self.span_exporters,
             otlp=bool(self.settings.otlp_endpoint),
+            set_global=self.global_telemetry,
         )
         self.broker = create_broker(self.settings, self.telemetry)
 
@@ -119,6 +121,7 @@ class ServiceKit:
                 pool=self.pool,
                 telemetry=self.telemetry,
                 source=self.source,
+                service=settings.service_name,
                 backoff_initial_s=settings.retry_backoff_initial_s,
                 backoff_max_s=settings.retry_backoff_max_s,
             )
@@ -134,23 +137,25 @@ class ServiceKit:
             poll_interval_s=settings.outbox_poll_interval_s,
             backoff_initial_s=settings.retry_backoff_initial_s,
             backoff_max_s=settings.retry_backoff_max_s,
+            tracer=self.telemetry.tracer("zicht.outbox"),
         )
         self._stop.clear()
         self._relay_task = asyncio.create_task(self.relay.run(self._stop), name="outbox-relay")
         await self.broker.start()
 
     async def stop(self) -> None:
-        """Stop consuming, let the relay finish its round, close everything."""
-        with contextlib.suppress(Exception):
-            await self.broker.stop()
+        """Stop consuming, let the relay finish its round, close everything.
+
+        Each step runs even when an earlier one fails; failures are logged, not hidden.
+        """
+        await _step("stop broker", self.broker.stop())
         self._stop.set()
         if self._relay_task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(self._relay_task, timeout=10)
-        with contextlib.suppress(Exception):
-            await self._sender.stop()
-        with contextlib.suppress(Exception):
-            await self.pool.close()
+            await _step("stop outbox relay", asyncio.wait_for(self._relay_task, timeout=10))
+        if hasattr(self, "_sender"):
+            await _step("stop outbox producer", self._sender.stop())
+        if hasattr(self, "pool"):
+            await _step("close database pool", self.pool.close())
         AsyncPGInstrumentor().uninstrument()
         HTTPXClientInstrumentor().uninstrument()
         self.telemetry.shutdown()
@@ -196,3 +201,11 @@ def create_service_app(
     app.include_router(health_router(kit.readiness_checks()))
     FastAPIInstrumentor.instrument_app(app, tracer_provider=kit.telemetry.tracer_provider)
     return app
+
+
+async def _step(what: str, awaitable: Awaitable[Any]) -> None:
+    """Run one shutdown step; log its failure and go on with the next."""
+    try:
+        await awaitable
+    except Exception:
+        log.exception("shutdown step failed: %s", what)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -17,12 +18,15 @@ from opentelemetry.trace import SpanKind
 
 from zicht_runtime.db import is_transient_db_error
 from zicht_runtime.telemetry import messaging_attributes
+from zicht_schemas import CloudEvent, to_kafka_record
 
 __all__ = [
     "OutboxMessage",
     "OutboxRelay",
     "RecordSender",
+    "event_message",
     "outbox_backlog",
+    "write_events",
     "write_outbox",
 ]
 
@@ -35,7 +39,7 @@ class OutboxMessage:
 
     event_id: str
     topic: str
-    key: bytes
+    key: bytes | None
     value: bytes
     headers: tuple[tuple[str, bytes], ...]
 
@@ -64,7 +68,8 @@ async def write_outbox(conn: asyncpg.Connection, messages: Iterable[OutboxMessag
                 message.topic,
                 message.key,
                 message.value,
-                [[name, value.decode("latin-1")] for name, value in headers],
+                # As JSON text: asyncpg would read a list of lists as a 2-D array.
+                json.dumps([[name, value.decode("latin-1")] for name, value in headers]),
             )
         )
     if not rows:
@@ -72,7 +77,9 @@ async def write_outbox(conn: asyncpg.Connection, messages: Iterable[OutboxMessag
     inserted = await conn.fetch(
         """
         INSERT INTO outbox (event_id, topic, key, value, headers)
-        SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bytea[], $5::jsonb[])
+        SELECT e, t, k, v, h::jsonb
+        FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bytea[], $5::text[])
+            AS u(e, t, k, v, h)
         ON CONFLICT (event_id) DO NOTHING
         RETURNING id
         """,
@@ -83,6 +90,17 @@ async def write_outbox(conn: asyncpg.Connection, messages: Iterable[OutboxMessag
         [r[4] for r in rows],
     )
     return len(inserted)
+
+
+def event_message(event: CloudEvent[Any]) -> OutboxMessage:
+    """The outbox record of a CloudEvent: its topic, key, data and ``ce_*`` headers."""
+    record = to_kafka_record(event)
+    return OutboxMessage(event.id, record.topic, record.key, record.value, record.headers)
+
+
+async def write_events(conn: asyncpg.Connection, *events: CloudEvent[Any]) -> int:
+    """Store CloudEvents to publish, inside the caller's transaction (see write_outbox)."""
+    return await write_outbox(conn, [event_message(event) for event in events])
 
 
 async def outbox_backlog(conn: asyncpg.Connection) -> int:
@@ -116,6 +134,7 @@ class OutboxRelay:
         poll_interval_s: float = 1.0,
         backoff_initial_s: float = 0.2,
         backoff_max_s: float = 10.0,
+        tracer: trace.Tracer | None = None,
     ) -> None:
         self._pool = pool
         self._sender = sender
@@ -125,7 +144,7 @@ class OutboxRelay:
         self._backoff_initial_s = backoff_initial_s
         self._backoff_max_s = backoff_max_s
         self._wake = asyncio.Event()
-        self._tracer = trace.get_tracer("zicht.outbox")
+        self._tracer = tracer or trace.get_tracer("zicht.outbox")
         self.published = 0
 
     @property
@@ -156,7 +175,7 @@ class OutboxRelay:
                 OutboxMessage(
                     event_id=row["event_id"],
                     topic=row["topic"],
-                    key=bytes(row["key"]),
+                    key=bytes(row["key"]) if row["key"] is not None else None,
                     value=bytes(row["value"]),
                     headers=tuple((n, v.encode("latin-1")) for n, v in row["headers"]),
                 )

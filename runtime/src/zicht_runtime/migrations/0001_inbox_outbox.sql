@@ -16,7 +16,7 @@ CREATE TABLE outbox (
     id bigserial PRIMARY KEY,
     event_id text NOT NULL UNIQUE,
     topic text NOT NULL,
-    key bytea NOT NULL,
+    key bytea,
     value bytea NOT NULL,
     headers jsonb NOT NULL DEFAULT '[]'::jsonb,
     created_at timestamptz NOT NULL DEFAULT now(),
