@@ -2,6 +2,7 @@
 -- The schema's name is configuration, so it is described through current_schema().
 DO $$
 BEGIN
-    EXECUTE format('COMMENT ON SCHEMA %I IS %L', current_schema(), 'Zicht intake service: records what partners submit, identifies the provider, pseudonymises personal data and publishes canonical signals');
+    EXECUTE format('COMMENT ON SCHEMA %I IS %L', current_schema(),
+        $c$Zicht intake service: records what partners submit, identifies the provider, pseudonymises personal data and publishes canonical signals$c$);
 END
 $$;

@@ -2,6 +2,7 @@
 -- The schema's name is configuration, so it is described through current_schema().
 DO $$
 BEGIN
-    EXECUTE format('COMMENT ON SCHEMA %I IS %L', current_schema(), 'Zicht notify service: routes assessments and risk changes to the related parties and delivers signed webhooks');
+    EXECUTE format('COMMENT ON SCHEMA %I IS %L', current_schema(),
+        $c$Zicht notify service: routes assessments and risk changes to the related parties and delivers signed webhooks$c$);
 END
 $$;

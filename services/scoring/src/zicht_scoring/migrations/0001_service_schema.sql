@@ -2,6 +2,7 @@
 -- The schema's name is configuration, so it is described through current_schema().
 DO $$
 BEGIN
-    EXECUTE format('COMMENT ON SCHEMA %I IS %L', current_schema(), 'Zicht scoring service: keeps each provider's risk score and traffic light from indicators and assessed signals');
+    EXECUTE format('COMMENT ON SCHEMA %I IS %L', current_schema(),
+        $c$Zicht scoring service: keeps each provider's risk score and traffic light from indicators and assessed signals$c$);
 END
 $$;

@@ -2,6 +2,7 @@
 -- The schema's name is configuration, so it is described through current_schema().
 DO $$
 BEGIN
-    EXECUTE format('COMMENT ON SCHEMA %I IS %L', current_schema(), 'Zicht triage service: assesses each signal against the versioned assessment framework and keeps investigations');
+    EXECUTE format('COMMENT ON SCHEMA %I IS %L', current_schema(),
+        $c$Zicht triage service: assesses each signal against the versioned assessment framework and keeps investigations$c$);
 END
 $$;

@@ -1,0 +1,211 @@
+"""``make run``: the whole chain on one machine: broker, Postgres, the four services.
+
+``python -m zicht_runtime.stack run`` starts the local Kafka-protocol broker and a local
+Postgres (data kept in ``.zicht/postgres``, so a second run resumes), then intake, triage,
+scoring and notify as separate processes, waits until each answers ``/readyz``, and stops
+everything cleanly on Ctrl-C or SIGTERM. ``KAFKA_BOOTSTRAP_SERVERS`` and
+``ZICHT_DATABASE_URL`` in the environment make it use servers you run instead.
+A known problem (a port taken, Postgres missing, the broker wheel missing) is one line that
+says what to do, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+
+from zicht_runtime.devstack import DevStackError, LocalBroker, LocalPostgres, port_is_free
+
+__all__ = ["SERVICES", "main"]
+
+SERVICES: tuple[tuple[str, int], ...] = (
+    ("intake", 8001),
+    ("triage", 8002),
+    ("scoring", 8003),
+    ("notify", 8004),
+)
+_READY_TIMEOUT_S = 90.0
+
+
+@dataclass
+class _Service:
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def _say(text: str) -> None:
+    print(f"zicht: {text}", flush=True)
+
+
+async def _ensure_database(server_url: str, name: str) -> str:
+    conn = await asyncpg.connect(server_url)
+    try:
+        exists = await conn.fetchval("SELECT true FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return server_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def _is_ready(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:  # noqa: S310 - our own loopback URL
+            return bool(response.status == 200)  # noqa: PLR2004 - HTTP OK
+    except (urllib.error.URLError, OSError, TimeoutError):
+        return False
+
+
+@contextlib.contextmanager
+def _infrastructure(args: argparse.Namespace) -> Iterator[tuple[str, str]]:
+    """The broker and the database: from the environment, or started here."""
+    with contextlib.ExitStack() as stack:
+        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
+        if bootstrap:
+            _say(f"broker: using KAFKA_BOOTSTRAP_SERVERS={bootstrap}")
+        else:
+            broker = LocalBroker(port=args.kafka_port, log_path=args.data_dir / "broker.log")
+            _say(f"broker: starting the local Kafka-protocol broker on port {args.kafka_port}")
+            stack.enter_context(broker)
+            bootstrap = broker.bootstrap_servers
+        database_url = os.environ.get("ZICHT_DATABASE_URL", "")
+        if database_url:
+            _say("postgres: using ZICHT_DATABASE_URL")
+        else:
+            data_dir = args.data_dir / "postgres"
+            postgres = LocalPostgres(data_dir, port=args.pg_port, durable=True)
+            _say(f"postgres: starting on port {args.pg_port}, data in {data_dir}")
+            stack.enter_context(postgres)
+            if not postgres.created_cluster:
+                _say("postgres: resumed the existing cluster")
+            database_url = asyncio.run(_ensure_database(postgres.url, "zicht"))
+        yield bootstrap, database_url
+
+
+def _start_services(bootstrap: str, database_url: str, log_dir: Path) -> list[_Service]:
+    started: list[_Service] = []
+    for name, port in SERVICES:
+        if not port_is_free("127.0.0.1", port):
+            raise DevStackError(
+                f"port {port} on 127.0.0.1 (the {name} service) is taken: stop what uses it "
+                f"(see: ss -ltnp 'sport = :{port}') and run again"
+            )
+        env = {
+            **os.environ,
+            "ZICHT_SERVICE_NAME": name,
+            "ZICHT_HTTP_PORT": str(port),
+            "ZICHT_DATABASE_URL": database_url,
+            "ZICHT_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        }
+        log = (log_dir / f"{name}.log").open("ab")
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", f"zicht_{name}"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches the launcher, which stops them in order
+        )
+        started.append(_Service(name, port, process))
+        _say(f"{name}: started (pid {process.pid}, http://127.0.0.1:{port}, log {log.name})")
+    return started
+
+
+def _wait_ready(services: Sequence[_Service], stop: list[bool], log_dir: Path) -> None:
+    deadline = time.monotonic() + _READY_TIMEOUT_S
+    waiting = {service.name for service in services}
+    while waiting and not stop:
+        for service in services:
+            if service.process.poll() is not None:
+                raise DevStackError(
+                    f"{service.name} exited with code {service.process.returncode} while "
+                    f"starting; its log is {log_dir / service.name}.log"
+                )
+            if service.name in waiting and _is_ready(service.url):
+                waiting.discard(service.name)
+                _say(f"{service.name}: ready")
+        if time.monotonic() > deadline:
+            raise DevStackError(f"not ready after {_READY_TIMEOUT_S:.0f}s: {sorted(waiting)}")
+        time.sleep(0.2)
+
+
+def _stop_services(services: Sequence[_Service]) -> None:
+    for service in reversed(services):
+        if service.process.poll() is None:
+            service.process.send_signal(signal.SIGTERM)
+    for service in reversed(services):
+        try:
+            service.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            service.process.kill()
+            service.process.wait()
+        _say(f"{service.name}: stopped")
+
+
+def _run(args: argparse.Namespace) -> int:
+    args.data_dir.mkdir(parents=True, exist_ok=True)
+    stop: list[bool] = []
+
+    def request_stop(signum: int, _frame: object) -> None:
+        stop.append(True)
+        _say(f"{signal.Signals(signum).name}: stopping")
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    services: list[_Service] = []
+    try:
+        with _infrastructure(args) as (bootstrap, database_url):
+            try:
+                services = _start_services(bootstrap, database_url, args.data_dir)
+                _wait_ready(services, stop, args.data_dir)
+                if not stop:
+                    _say("all four services are ready; Ctrl-C stops everything")
+                while not stop:
+                    for service in services:
+                        if service.process.poll() is not None:
+                            raise DevStackError(
+                                f"{service.name} stopped unexpectedly (code "
+                                f"{service.process.returncode}); its log is "
+                                f"{args.data_dir}/{service.name}.log"
+                            )
+                    time.sleep(0.5)
+            finally:
+                _stop_services(services)
+    except DevStackError as exc:
+        _say(f"error: {exc}")
+        return 1
+    _say("stopped")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line and run it."""
+    parser = argparse.ArgumentParser(prog="zicht", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run the whole chain on this machine")
+    run.add_argument("--data-dir", type=Path, default=Path(".zicht"), help="state and logs")
+    run.add_argument("--pg-port", type=int, default=55432, help="port of the local Postgres")
+    run.add_argument("--kafka-port", type=int, default=59092, help="port of the local broker")
+    args = parser.parse_args(argv)
+    return _run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
