@@ -31,12 +31,7 @@ from zicht_runtime.devstack import DevStackError, LocalBroker, LocalPostgres, po
 
 __all__ = ["SERVICES", "main"]
 
-SERVICES: tuple[tuple[str, int], ...] = (
-    ("intake", 8001),
-    ("triage", 8002),
-    ("scoring", 8003),
-    ("notify", 8004),
-)
+SERVICES: tuple[str, ...] = ("intake", "triage", "scoring", "notify")
 _READY_TIMEOUT_S = 90.0
 
 
@@ -100,9 +95,12 @@ def _infrastructure(args: argparse.Namespace) -> Iterator[tuple[str, str]]:
         yield bootstrap, database_url
 
 
-def _start_services(bootstrap: str, database_url: str, log_dir: Path) -> list[_Service]:
+def _start_services(
+    bootstrap: str, database_url: str, log_dir: Path, base_port: int
+) -> list[_Service]:
     started: list[_Service] = []
-    for name, port in SERVICES:
+    for offset, name in enumerate(SERVICES, start=1):
+        port = base_port + offset
         if not port_is_free("127.0.0.1", port):
             raise DevStackError(
                 f"port {port} on 127.0.0.1 (the {name} service) is taken: stop what uses it "
@@ -173,7 +171,9 @@ def _run(args: argparse.Namespace) -> int:
     try:
         with _infrastructure(args) as (bootstrap, database_url):
             try:
-                services = _start_services(bootstrap, database_url, args.data_dir)
+                services = _start_services(
+                    bootstrap, database_url, args.data_dir, args.http_port_base
+                )
                 _wait_ready(services, stop, args.data_dir)
                 if not stop:
                     _say("all four services are ready; Ctrl-C stops everything")
@@ -203,6 +203,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--data-dir", type=Path, default=Path(".zicht"), help="state and logs")
     run.add_argument("--pg-port", type=int, default=55432, help="port of the local Postgres")
     run.add_argument("--kafka-port", type=int, default=59092, help="port of the local broker")
+    run.add_argument(
+        "--http-port-base",
+        type=int,
+        default=8000,
+        help="services listen on base+1 (intake), +2 (triage), +3 (scoring), +4 (notify)",
+    )
     args = parser.parse_args(argv)
     return _run(args)
 

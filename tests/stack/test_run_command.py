@@ -1,0 +1,90 @@
+"""The README's run command: the four services start as processes, are ready, stop cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import sys
+import urllib.request
+
+import pytest
+
+from zicht_runtime.devstack import PostgresDatabases, port_is_free
+
+pytestmark = pytest.mark.connected
+
+
+def _readyz(port: int) -> dict[str, object]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as response:
+        assert response.status == 200
+        body: dict[str, object] = json.load(response)
+        return body
+
+
+def _free_port_base() -> int:
+    """A base port whose next four ports are free (the services listen on base+1..4)."""
+    for base in range(21000, 40000, 10):
+        if all(port_is_free("127.0.0.1", base + offset) for offset in range(1, 5)):
+            return base
+    raise AssertionError("no four free ports in a row on 127.0.0.1")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+async def test_run_starts_the_four_services_ready_and_ctrl_c_leaves_no_process_behind(
+    databases: PostgresDatabases, kafka_bootstrap: str, tmp_path: object
+) -> None:
+    database = await databases.create()
+    base = _free_port_base()
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "ZICHT_DATABASE_URL": database,
+        "ZICHT_LOG_LEVEL": "WARNING",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "zicht_runtime.stack",
+        "run",
+        "--data-dir",
+        str(tmp_path),
+        "--http-port-base",
+        str(base),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    assert process.stdout is not None
+    lines: list[str] = []
+    try:
+        async with asyncio.timeout(120):
+            while not any("all four services are ready" in line for line in lines):
+                raw = await process.stdout.readline()
+                assert raw, "the run command ended early:\n" + "".join(lines)
+                lines.append(raw.decode())
+        for offset, name in enumerate(("intake", "triage", "scoring", "notify"), start=1):
+            body = _readyz(base + offset)
+            assert body["status"] == "ready", f"{name}: {body}"
+        process.send_signal(signal.SIGINT)
+        async with asyncio.timeout(60):
+            rest, _ = await process.communicate()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    output = "".join(lines) + rest.decode()
+    assert process.returncode == 0, output
+    pids = [int(pid) for pid in re.findall(r"started \(pid (\d+)", output)]
+    assert len(pids) == 4
+    assert not [pid for pid in pids if _alive(pid)], "a service process outlived Ctrl-C"
+    assert output.rstrip().endswith("zicht: stopped")
