@@ -28,7 +28,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 from pydantic import BaseModel
 
-from zicht_runtime.db import is_transient_db_error
+from zicht_runtime.db import DbConnection, is_transient_db_error
 from zicht_runtime.deadletter import dead_letter_message
 from zicht_runtime.outbox import write_outbox
 from zicht_runtime.telemetry import Telemetry, extract_context, messaging_attributes
@@ -66,7 +66,7 @@ class Received(Generic[DataT]):
     key: bytes | None
 
 
-EventHandler = Callable[[asyncpg.Connection, Received[DataT]], Awaitable[None]]
+EventHandler = Callable[[DbConnection, Received[DataT]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -212,7 +212,7 @@ class BatchProcessor(Generic[DataT]):
 
     async def _claim(
         self,
-        conn: asyncpg.Connection,
+        conn: DbConnection,
         decoded: list[tuple[ConsumerRecord[Any, Any], CloudEvent[DataT]]],
     ) -> set[str]:
         """Record the batch's event ids in the inbox; return those not seen before."""
@@ -233,7 +233,7 @@ class BatchProcessor(Generic[DataT]):
 
     async def _handle(
         self,
-        conn: asyncpg.Connection,
+        conn: DbConnection,
         record: ConsumerRecord[Any, Any],
         received: Received[DataT],
     ) -> None:
@@ -256,7 +256,7 @@ class BatchProcessor(Generic[DataT]):
         ):
             await self._handler(conn, received)
 
-    async def _dead_letter(self, conn: asyncpg.Connection, refused: list[Refused]) -> None:
+    async def _dead_letter(self, conn: DbConnection, refused: list[Refused]) -> None:
         """Record each refused record and send it to its dead-letter topic via the outbox."""
         if not refused:
             return

@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
-__all__ = ["TRANSIENT_DB_ERRORS", "create_pool", "init_connection", "is_transient_db_error"]
+__all__ = [
+    "TRANSIENT_DB_ERRORS",
+    "DbConnection",
+    "create_pool",
+    "init_connection",
+    "is_transient_db_error",
+]
+
+# A connection of its own or one lent by the pool: the same API to everything that uses it.
+DbConnection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
 
 
-async def init_connection(conn: asyncpg.Connection) -> None:
+async def init_connection(conn: DbConnection) -> None:
     """Decode ``json`` and ``jsonb`` columns to Python values on every connection."""
     for type_name in ("json", "jsonb"):
         await conn.set_type_codec(

@@ -72,7 +72,7 @@ class ServiceKit:
         self.telemetry = setup_telemetry(
             self.settings.service_name,
             span_exporters=self.span_exporters,
-            otlp=bool(self.settings.otlp_endpoint),
+            otlp=bool(self.settings.otel_exporter_otlp_endpoint),
             set_global=self.global_telemetry,
         )
         self.broker = create_broker(self.settings, self.telemetry)
@@ -89,7 +89,7 @@ class ServiceKit:
     async def start(self) -> None:
         """Open the pool, migrate, create topics, subscribe, and start the relay."""
         settings = self.settings
-        AsyncPGInstrumentor().instrument(tracer_provider=self.telemetry.tracer_provider)
+        _asyncpg_instrumentor().instrument(tracer_provider=self.telemetry.tracer_provider)
         HTTPXClientInstrumentor().instrument(tracer_provider=self.telemetry.tracer_provider)
         self.pool = await create_pool(
             settings.database_url,
@@ -156,7 +156,7 @@ class ServiceKit:
             await _step("stop outbox producer", self._sender.stop())
         if hasattr(self, "pool"):
             await _step("close database pool", self.pool.close())
-        AsyncPGInstrumentor().uninstrument()
+        _asyncpg_instrumentor().uninstrument()
         HTTPXClientInstrumentor().uninstrument()
         self.telemetry.shutdown()
 
@@ -209,3 +209,8 @@ async def _step(what: str, awaitable: Awaitable[Any]) -> None:
         await awaitable
     except Exception:
         log.exception("shutdown step failed: %s", what)
+
+
+def _asyncpg_instrumentor() -> AsyncPGInstrumentor:
+    """The asyncpg instrumentor (a singleton); its constructor has no type annotations."""
+    return AsyncPGInstrumentor()  # type: ignore[no-untyped-call]  # untyped upstream __init__

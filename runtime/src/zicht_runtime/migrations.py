@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-import asyncpg
+from zicht_runtime.db import DbConnection
 
 __all__ = [
     "RUNTIME_MIGRATIONS",
@@ -77,7 +77,7 @@ CREATE TABLE IF NOT EXISTS "{schema}".schema_migrations (
 
 
 async def apply_migrations(
-    conn: asyncpg.Connection, schema: str, sets: list[tuple[str, Path]]
+    conn: DbConnection, schema: str, sets: list[tuple[str, Path]]
 ) -> list[str]:
     """Apply every migration not yet applied to ``schema``; return the keys applied.
 

@@ -12,11 +12,12 @@ from typing import Any, Protocol
 
 import asyncpg
 from aiokafka.errors import KafkaError
+from asyncpg.pool import PoolConnectionProxy
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind
 
-from zicht_runtime.db import is_transient_db_error
+from zicht_runtime.db import DbConnection, is_transient_db_error
 from zicht_runtime.telemetry import messaging_attributes
 from zicht_schemas import CloudEvent, to_kafka_record
 
@@ -51,7 +52,7 @@ def _trace_headers() -> list[tuple[str, bytes]]:
     return [(name, value.encode()) for name, value in carrier.items()]
 
 
-async def write_outbox(conn: asyncpg.Connection, messages: Iterable[OutboxMessage]) -> int:
+async def write_outbox(conn: DbConnection, messages: Iterable[OutboxMessage]) -> int:
     """Store records to publish, inside the caller's transaction; return how many were new.
 
     The current trace context travels with each record. A record whose event id is already
@@ -98,12 +99,12 @@ def event_message(event: CloudEvent[Any]) -> OutboxMessage:
     return OutboxMessage(event.id, record.topic, record.key, record.value, record.headers)
 
 
-async def write_events(conn: asyncpg.Connection, *events: CloudEvent[Any]) -> int:
+async def write_events(conn: DbConnection, *events: CloudEvent[Any]) -> int:
     """Store CloudEvents to publish, inside the caller's transaction (see write_outbox)."""
     return await write_outbox(conn, [event_message(event) for event in events])
 
 
-async def outbox_backlog(conn: asyncpg.Connection) -> int:
+async def outbox_backlog(conn: DbConnection) -> int:
     """How many records wait in the outbox."""
     value = await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
     return int(value)
@@ -231,7 +232,7 @@ class OutboxRelay:
         rows wait in the outbox (visible as backlog) rather than being lost.
         """
         backoff = self._backoff_initial_s
-        listener: asyncpg.Connection | None = None
+        listener: PoolConnectionProxy[asyncpg.Record] | None = None
         try:
             while not stop.is_set():
                 try:
@@ -258,12 +259,12 @@ class OutboxRelay:
         finally:
             await self._unlisten(listener)
 
-    async def _listen(self) -> asyncpg.Connection:
-        conn: asyncpg.Connection = await self._pool.acquire()
+    async def _listen(self) -> PoolConnectionProxy[asyncpg.Record]:
+        conn = await self._pool.acquire()
         await conn.add_listener(self.channel, self.wake)
         return conn
 
-    async def _unlisten(self, conn: asyncpg.Connection | None) -> None:
+    async def _unlisten(self, conn: PoolConnectionProxy[asyncpg.Record] | None) -> None:
         if conn is None:
             return
         with contextlib.suppress(*_CLOSE_ERRORS):

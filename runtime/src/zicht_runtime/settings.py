@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["ServiceSettings"]
@@ -17,7 +17,9 @@ class ServiceSettings(BaseSettings):
     variables itself.
     """
 
-    model_config = SettingsConfigDict(env_prefix="ZICHT_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="ZICHT_", extra="ignore", frozen=True, populate_by_name=True
+    )
 
     service_name: str = Field(
         default="zicht", description="Name of the service, used in logs, traces and URNs."
@@ -80,9 +82,9 @@ class ServiceSettings(BaseSettings):
     http_port: int = Field(default=8000, ge=0, le=65535, description="Port of the HTTP API.")
     log_level: str = Field(default="INFO", description="Logging level of the service.")
     log_json: bool = Field(default=True, description="Log JSON lines (off: readable text).")
-    otlp_endpoint: str = Field(
+    otel_exporter_otlp_endpoint: str = Field(
         default="",
-        validation_alias=AliasChoices("ZICHT_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+        validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT",
         description="OTLP/HTTP endpoint; when set, traces and metrics are exported there "
         "(the exporters read the other standard OTEL_* variables themselves).",
     )

@@ -14,7 +14,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from conftest import SCHEMA, provider_event, read_topic
+from kit.helpers import SCHEMA, provider_event, read_topic
 from zicht_runtime.devstack import create_topics
 from zicht_runtime.kafka import AiokafkaSender
 from zicht_runtime.outbox import (

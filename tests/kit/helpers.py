@@ -1,4 +1,4 @@
-"""Fixtures for the kit's connected tests: a migrated service schema, events, consumers."""
+"""Helpers for the kit's connected tests: a migrated service schema, events, reading topics."""
 
 from __future__ import annotations
 
@@ -119,4 +119,4 @@ async def committed_offset(bootstrap: str, group: str, topic: str, partition: in
         offset = await consumer.committed(TopicPartition(topic, partition))
     finally:
         await consumer.stop()
-    return -1 if offset is None else offset
+    return -1 if offset is None else int(offset)

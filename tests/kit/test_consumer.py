@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from conftest import SCHEMA, SOURCE, committed_offset, provider_event, read_topic, wait_for
+from kit.helpers import SCHEMA, SOURCE, committed_offset, provider_event, read_topic, wait_for
 from zicht_runtime.consumer import BatchProcessor, PoisonMessageError, Received, TransientError
 from zicht_runtime.devstack import create_topics
 from zicht_runtime.kafka import AiokafkaSender, create_broker, subscribe_batch

@@ -1,0 +1,1 @@
+"""Zicht's benchmarks (not tests): throughput, latency, replay and footprint."""
