@@ -120,3 +120,12 @@ async def committed_offset(bootstrap: str, group: str, topic: str, partition: in
     finally:
         await consumer.stop()
     return -1 if offset is None else int(offset)
+
+
+async def wait_committed(bootstrap: str, group: str, topic: str, offset: int, *, what: str) -> None:
+    """Wait until ``group`` has committed ``offset`` on partition 0 of ``topic``."""
+
+    async def committed() -> bool:
+        return await committed_offset(bootstrap, group, topic) == offset
+
+    await wait_for(committed, what=what)

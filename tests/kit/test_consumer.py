@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from kit.helpers import SCHEMA, SOURCE, committed_offset, provider_event, read_topic, wait_for
+from kit.helpers import SCHEMA, SOURCE, provider_event, read_topic, wait_committed
 from zicht_runtime.consumer import BatchProcessor, PoisonMessageError, Received, TransientError
 from zicht_runtime.devstack import create_topics
 from zicht_runtime.kafka import AiokafkaSender, create_broker, subscribe_batch
@@ -135,11 +135,9 @@ async def test_a_redelivered_event_changes_nothing(
         group=group,
         handler=apply_effect,
     ) as processor:
-
-        async def all_committed() -> bool:
-            return await committed_offset(kafka_bootstrap, group, topic) == 3
-
-        await wait_for(all_committed, what="offsets committed past all three records")
+        await wait_committed(
+            kafka_bootstrap, group, topic, 3, what="offsets committed past all three records"
+        )
 
     assert await effects(pool) == {first.id: 1, second.id: 1}
     inbox = await pool.fetchval("SELECT count(*) FROM inbox WHERE consumer = $1", group)
@@ -192,11 +190,9 @@ async def test_poison_messages_are_dead_lettered_with_their_reason_and_the_parti
         handler=handler,
         relay=True,
     ):
-
-        async def all_committed() -> bool:
-            return await committed_offset(kafka_bootstrap, group, topic) == 5
-
-        await wait_for(all_committed, what="offsets committed past the poison")
+        await wait_committed(
+            kafka_bootstrap, group, topic, 5, what="offsets committed past the poison"
+        )
         letters = await read_topic(kafka_bootstrap, dead_letter_topic(topic), expected=3)
 
     assert await effects(pool) == {good_before.id: 1, good_after.id: 1}
@@ -250,11 +246,9 @@ async def test_a_transient_fault_rewinds_the_batch_and_it_is_retried_until_it_su
         group=group,
         handler=flaky,
     ):
-
-        async def all_committed() -> bool:
-            return await committed_offset(kafka_bootstrap, group, topic) == 2
-
-        await wait_for(all_committed, what="the batch to succeed after two transient faults")
+        await wait_committed(
+            kafka_bootstrap, group, topic, 2, what="the batch to succeed after two transient faults"
+        )
 
     assert failures["left"] == 0
     # Rolled back twice with the failing batch, applied once when it succeeded; nothing
