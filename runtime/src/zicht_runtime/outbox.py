@@ -13,12 +13,11 @@ from typing import Any, Protocol
 import asyncpg
 from aiokafka.errors import KafkaError
 from asyncpg.pool import PoolConnectionProxy
-from opentelemetry import context as otel_context
-from opentelemetry import propagate, trace
+from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from zicht_runtime.db import DbConnection, is_transient_db_error
-from zicht_runtime.telemetry import messaging_attributes
+from zicht_runtime.telemetry import context_headers, extract_context, messaging_attributes
 from zicht_schemas import CloudEvent, to_kafka_record
 
 __all__ = [
@@ -45,20 +44,13 @@ class OutboxMessage:
     headers: tuple[tuple[str, bytes], ...]
 
 
-def _trace_headers() -> list[tuple[str, bytes]]:
-    """The current trace context as W3C headers, so the relay continues this trace."""
-    carrier: dict[str, str] = {}
-    propagate.inject(carrier)
-    return [(name, value.encode()) for name, value in carrier.items()]
-
-
 async def write_outbox(conn: DbConnection, messages: Iterable[OutboxMessage]) -> int:
     """Store records to publish, inside the caller's transaction; return how many were new.
 
     The current trace context travels with each record. A record whose event id is already
     in the outbox is left as it is, so a retried transaction cannot publish twice.
     """
-    trace_headers = _trace_headers()
+    trace_headers = context_headers()  # the relay continues this trace
     rows = []
     for message in messages:
         names = {name for name, _ in message.headers}
@@ -195,22 +187,18 @@ class OutboxRelay:
         traced: list[OutboxMessage] = []
         spans = []
         for message in messages:
-            parent = propagate.extract({n: v.decode("latin-1") for n, v in message.headers})
             span = self._tracer.start_span(
                 f"{message.topic} publish",
-                context=parent,
+                context=extract_context(message.headers),
                 kind=SpanKind.PRODUCER,
                 attributes=messaging_attributes(message.topic, "publish", message.event_id),
             )
             spans.append(span)
-            token = otel_context.attach(trace.set_span_in_context(span))
-            try:
-                carrier: dict[str, str] = {}
-                propagate.inject(carrier)
-            finally:
-                otel_context.detach(token)
-            kept = [(n, v) for n, v in message.headers if n not in carrier]
-            headers = tuple(kept + [(n, v.encode()) for n, v in carrier.items()])
+            # The consumer's parent is this producer span: its context replaces the writer's.
+            produced = context_headers(trace.set_span_in_context(span))
+            replaced = {name for name, _ in produced}
+            kept = [(n, v) for n, v in message.headers if n not in replaced]
+            headers = tuple(kept + produced)
             traced.append(
                 OutboxMessage(message.event_id, message.topic, message.key, message.value, headers)
             )
@@ -238,6 +226,8 @@ class OutboxRelay:
                 try:
                     if listener is None:
                         listener = await self._listen()
+                    # Cleared before the round: a NOTIFY during the round starts another.
+                    self._wake.clear()
                     while await self.relay_once() >= self._batch_size:
                         pass
                     backoff = self._backoff_initial_s
@@ -254,7 +244,6 @@ class OutboxRelay:
                     await _wait(stop, backoff)
                     backoff = min(backoff * 2, self._backoff_max_s)
                     continue
-                self._wake.clear()
                 await _wait_any(stop, self._wake, self._poll_interval_s)
         finally:
             await self._unlisten(listener)

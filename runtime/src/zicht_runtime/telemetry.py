@@ -17,6 +17,7 @@ from opentelemetry.util.types import AttributeValue
 __all__ = [
     "ATTRIBUTES",
     "Telemetry",
+    "context_headers",
     "extract_context",
     "messaging_attributes",
     "setup_telemetry",
@@ -133,3 +134,10 @@ def messaging_attributes(
 def extract_context(headers: Sequence[tuple[str, bytes]]) -> Context:
     """The trace context a Kafka record carries in its W3C headers."""
     return propagate.extract({name: value.decode("latin-1") for name, value in headers})
+
+
+def context_headers(context: Context | None = None) -> list[tuple[str, bytes]]:
+    """A trace context (the current one by default) as W3C headers for a Kafka record."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier, context=context)
+    return [(name, value.encode()) for name, value in carrier.items()]
