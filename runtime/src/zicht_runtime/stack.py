@@ -50,7 +50,7 @@ def _say(text: str) -> None:
     print(f"zicht: {text}", flush=True)
 
 
-async def _ensure_database(server_url: str, name: str) -> str:
+async def _ensure_database(server_url: str, name: str) -> None:
     conn = await asyncpg.connect(server_url)
     try:
         exists = await conn.fetchval("SELECT true FROM pg_database WHERE datname = $1", name)
@@ -58,7 +58,6 @@ async def _ensure_database(server_url: str, name: str) -> str:
             await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
-    return server_url.rsplit("/", 1)[0] + f"/{name}"
 
 
 def _is_ready(url: str) -> bool:
@@ -91,7 +90,8 @@ def _infrastructure(args: argparse.Namespace) -> Iterator[tuple[str, str]]:
             stack.enter_context(postgres)
             if not postgres.created_cluster:
                 _say("postgres: resumed the existing cluster")
-            database_url = asyncio.run(_ensure_database(postgres.url, "zicht"))
+            asyncio.run(_ensure_database(postgres.url, "zicht"))
+            database_url = postgres.dsn_for("zicht")
         yield bootstrap, database_url
 
 
