@@ -310,7 +310,31 @@ class _RunAs:
                 os.chown(Path(directory) / name, uid, gid, follow_symlinks=False)
 
 
-class LocalPostgres:
+class _StartedInWith:
+    """``with server:`` starts it and always stops it."""
+
+    def start(self) -> None:
+        """Start the server; subclasses do the work."""
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Stop the server; subclasses do the work."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class LocalPostgres(_StartedInWith):
     """A PostgreSQL server from the machine's binaries, run as a child process of this one.
 
     ``start()`` runs ``initdb`` when ``data_dir`` holds no cluster yet and otherwise resumes the
@@ -447,18 +471,6 @@ class LocalPostgres:
         if self._private_socket_dir is not None:
             shutil.rmtree(self._private_socket_dir, ignore_errors=True)
             self._private_socket_dir = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- steps of start()
 
@@ -682,7 +694,7 @@ def resolve_broker_binary() -> Path:
     return path
 
 
-class LocalBroker:
+class LocalBroker(_StartedInWith):
     """The Tansu Kafka-protocol broker as a child process, keeping its data in memory.
 
     It speaks the Kafka protocol to aiokafka (topics, partitions, consumer groups, committed
@@ -824,18 +836,6 @@ class LocalBroker:
         if self._own_log and self._log_path is not None:
             self._log_path.unlink(missing_ok=True)
             self._log_path, self._own_log = None, False
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _wait_until_ready(self) -> None:
         assert self._process is not None  # noqa: S101 - start() just set it
