@@ -38,7 +38,10 @@ __all__ = [
     "BatchProcessor",
     "EventHandler",
     "PoisonMessageError",
+    "RawRecord",
     "Received",
+    "RecordBatchProcessor",
+    "RecordHandler",
     "TransientError",
 ]
 
@@ -67,6 +70,27 @@ class Received(Generic[DataT]):
 
 
 EventHandler = Callable[[DbConnection, Received[DataT]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    """A record that is not a CloudEvent (a partner's own format), as consumed."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...]
+    timestamp_ms: int
+
+    @property
+    def record_id(self) -> str:
+        """The record's identity for the inbox: where it is in the log."""
+        return f"{self.topic}/{self.partition}/{self.offset}"
+
+
+RecordHandler = Callable[[DbConnection, RawRecord], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -130,15 +154,15 @@ class BatchProcessor(Generic[DataT]):
     async def process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         """Handle one polled batch; raise :class:`TransientError` to have it redelivered."""
         started = time.perf_counter()
-        decoded: list[tuple[ConsumerRecord[Any, Any], CloudEvent[DataT]]] = []
+        decoded: list[tuple[ConsumerRecord[Any, Any], _Item]] = []
         poison: list[Refused] = []
         for record in records:
             try:
-                event = from_kafka_record(record.value or b"", record.headers, self._model)
+                item = self._decode(record)
             except InvalidEventError as exc:
                 poison.append(Refused(record, exc, _reason(exc)))
                 continue
-            decoded.append((record, event))
+            decoded.append((record, item))
         try:
             await self._in_one_transaction(decoded, poison, isolate=False)
         except Exception as exc:
@@ -156,6 +180,18 @@ class BatchProcessor(Generic[DataT]):
         self._failures = 0
         self._latency.record(time.perf_counter() - started, self._attrs)
 
+    def _decode(self, record: ConsumerRecord[Any, Any]) -> _Item:
+        """Read one record as a CloudEvent of the model; raise InvalidEventError if not."""
+        event = from_kafka_record(record.value or b"", record.headers, self._model)
+        received = Received(event, record.topic, record.partition, record.offset, record.key)
+        attributes: dict[str, str] = {"zicht.event_type": event.type}
+        if event.subject:
+            attributes["zicht.provider_id"] = event.subject
+        return _Item(event.id, received, attributes)
+
+    async def _invoke(self, conn: DbConnection, item: _Item) -> None:
+        await self._handler(conn, item.payload)
+
     async def _pause_before_retry(self, exc: BaseException) -> None:
         self._failures += 1
         pause = min(self._backoff_initial_s * 2 ** (self._failures - 1), self._backoff_max_s)
@@ -172,7 +208,7 @@ class BatchProcessor(Generic[DataT]):
 
     async def _in_one_transaction(
         self,
-        decoded: list[tuple[ConsumerRecord[Any, Any], CloudEvent[DataT]]],
+        decoded: list[tuple[ConsumerRecord[Any, Any], _Item]],
         poison: list[Refused],
         *,
         isolate: bool,
@@ -181,21 +217,18 @@ class BatchProcessor(Generic[DataT]):
         processed = duplicates = 0
         async with self._pool.acquire() as conn, conn.transaction():
             fresh = await self._claim(conn, decoded)
-            for record, event in decoded:
-                if event.id not in fresh:
+            for record, item in decoded:
+                if item.item_id not in fresh:
                     duplicates += 1
                     continue
-                fresh.discard(event.id)  # a second copy in the same batch is a duplicate too
-                received = Received(
-                    event, record.topic, record.partition, record.offset, record.key
-                )
+                fresh.discard(item.item_id)  # a second copy in the same batch is a duplicate
                 if not isolate:
-                    await self._handle(conn, record, received)
+                    await self._handle(conn, record, item)
                     processed += 1
                     continue
                 try:
                     async with conn.transaction():
-                        await self._handle(conn, record, received)
+                        await self._handle(conn, record, item)
                     processed += 1
                 except Exception as exc:
                     if _is_transient(exc):
@@ -213,7 +246,7 @@ class BatchProcessor(Generic[DataT]):
     async def _claim(
         self,
         conn: DbConnection,
-        decoded: list[tuple[ConsumerRecord[Any, Any], CloudEvent[DataT]]],
+        decoded: list[tuple[ConsumerRecord[Any, Any], _Item]],
     ) -> set[str]:
         """Record the batch's event ids in the inbox; return those not seen before."""
         if not decoded:
@@ -227,7 +260,7 @@ class BatchProcessor(Generic[DataT]):
             """,
             self.consumer,
             self.topic,
-            list(dict.fromkeys(event.id for _, event in decoded)),
+            list(dict.fromkeys(item.item_id for _, item in decoded)),
         )
         return {row["event_id"] for row in rows}
 
@@ -235,26 +268,24 @@ class BatchProcessor(Generic[DataT]):
         self,
         conn: DbConnection,
         record: ConsumerRecord[Any, Any],
-        received: Received[DataT],
+        item: _Item,
     ) -> None:
         attributes = messaging_attributes(
             record.topic,
             "process",
-            received.event.id,
+            item.item_id,
             partition=record.partition,
             offset=record.offset,
             consumer_group=self.consumer,
         )
-        attributes["zicht.event_type"] = received.event.type
-        if received.event.subject:
-            attributes["zicht.provider_id"] = received.event.subject
+        attributes.update(item.attributes)
         with self._tracer.start_as_current_span(
             f"{record.topic} process",
             context=extract_context(record.headers),
             kind=SpanKind.CONSUMER,
             attributes=attributes,
         ):
-            await self._handler(conn, received)
+            await self._invoke(conn, item)
 
     async def _dead_letter(self, conn: DbConnection, refused: list[Refused]) -> None:
         """Record each refused record and send it to its dead-letter topic via the outbox."""
@@ -303,6 +334,72 @@ class BatchProcessor(Generic[DataT]):
                 },
             )
         await write_outbox(conn, messages)
+
+
+class RecordBatchProcessor(BatchProcessor[Any]):
+    """Like :class:`BatchProcessor`, for records in a partner's own format (no CloudEvent).
+
+    The inbox remembers each record by its place in the log (topic, partition, offset), so
+    a redelivered record changes nothing; the handler decides what the bytes mean and
+    raises :class:`PoisonMessageError` only for faults of its own (a partner's bad input
+    is a business outcome, recorded by the handler, not a dead letter).
+    """
+
+    def __init__(
+        self,
+        *,
+        topic: str,
+        consumer: str,
+        handler: RecordHandler,
+        pool: asyncpg.Pool,
+        telemetry: Telemetry,
+        source: str,
+        service: str,
+        backoff_initial_s: float = 0.2,
+        backoff_max_s: float = 10.0,
+    ) -> None:
+        super().__init__(
+            topic=topic,
+            consumer=consumer,
+            model=BaseModel,
+            handler=_never,
+            pool=pool,
+            telemetry=telemetry,
+            source=source,
+            service=service,
+            backoff_initial_s=backoff_initial_s,
+            backoff_max_s=backoff_max_s,
+        )
+        self._record_handler = handler
+
+    def _decode(self, record: ConsumerRecord[Any, Any]) -> _Item:
+        value = record.value or b""
+        raw = RawRecord(
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            value=value if isinstance(value, bytes) else bytes(value),
+            headers=tuple((name, bytes(v)) for name, v in record.headers),
+            timestamp_ms=record.timestamp,
+        )
+        return _Item(raw.record_id, raw, {})
+
+    async def _invoke(self, conn: DbConnection, item: _Item) -> None:
+        await self._record_handler(conn, item.payload)
+
+
+async def _never(_conn: DbConnection, _received: Received[Any]) -> None:
+    raise AssertionError("a record processor never handles CloudEvents")  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class _Item:
+    """A decoded record: its inbox id, what the handler gets, and span attributes."""
+
+    item_id: str
+    payload: Any
+    attributes: dict[str, str]
 
 
 def _is_transient(exc: BaseException) -> bool:

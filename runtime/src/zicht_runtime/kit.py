@@ -23,17 +23,18 @@ from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.sdk.trace.export import SpanExporter
 from pydantic import BaseModel
 
-from zicht_runtime.consumer import BatchProcessor, EventHandler
+from zicht_runtime.consumer import BatchProcessor, EventHandler, RecordBatchProcessor, RecordHandler
 from zicht_runtime.db import create_pool
 from zicht_runtime.health import ReadinessCheck, health_router
 from zicht_runtime.kafka import AiokafkaSender, create_broker, ensure_topics, subscribe_batch
 from zicht_runtime.migrations import RUNTIME_MIGRATIONS, apply_migrations
 from zicht_runtime.outbox import OutboxRelay
+from zicht_runtime.problems import install_problem_handlers
 from zicht_runtime.settings import ServiceSettings
 from zicht_runtime.telemetry import Telemetry, setup_telemetry
 from zicht_schemas import dead_letter_topic, source_urn
 
-__all__ = ["ConsumerSpec", "ServiceKit", "create_service_app"]
+__all__ = ["ConsumerSpec", "RecordConsumerSpec", "ServiceKit", "create_service_app"]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,15 @@ class ConsumerSpec:
     group: str = ""
 
 
+@dataclass(frozen=True)
+class RecordConsumerSpec:
+    """A subscription to a topic of raw records (a partner's own format, no CloudEvents)."""
+
+    topic: str
+    handler: RecordHandler
+    group: str = ""
+
+
 @dataclass
 class ServiceKit:
     """Everything a running service holds; built from settings, started in a lifespan."""
@@ -55,6 +65,7 @@ class ServiceKit:
     settings: ServiceSettings
     migrations: Path | None = None
     consumers: Sequence[ConsumerSpec] = ()
+    record_consumers: Sequence[RecordConsumerSpec] = ()
     produces: Sequence[str] = ()
     compacted: Sequence[str] = ()
     span_exporters: Sequence[SpanExporter] = ()
@@ -82,9 +93,10 @@ class ServiceKit:
         """The CloudEvents `source` of everything this service publishes."""
         return source_urn(self.settings.oin, self.settings.service_name)
 
-    def group_of(self, spec: ConsumerSpec) -> str:
+    def group_of(self, spec: ConsumerSpec | RecordConsumerSpec) -> str:
         """The consumer group of a subscription (the service name unless given)."""
-        return spec.group or f"zicht-{self.settings.service_name}"
+        default = self.settings.kafka_consumer_group or f"zicht-{self.settings.service_name}"
+        return spec.group or default
 
     async def start(self) -> None:
         """Open the pool, migrate, create topics, subscribe, and start the relay."""
@@ -104,8 +116,9 @@ class ServiceKit:
             applied = await apply_migrations(conn, settings.db_schema, sets)
         if applied:
             log.info("migrations applied", extra={"zicht.migrations": applied})
-        topics = [*self.produces, *(spec.topic for spec in self.consumers)]
-        topics += [dead_letter_topic(spec.topic) for spec in self.consumers]
+        consumed = [spec.topic for spec in self.consumers]
+        consumed += [spec.topic for spec in self.record_consumers]
+        topics = [*self.produces, *consumed, *(dead_letter_topic(t) for t in consumed)]
         await ensure_topics(
             settings.kafka_bootstrap_servers,
             topics,
@@ -127,6 +140,20 @@ class ServiceKit:
             )
             subscribe_batch(self.broker, processor, settings)
             self.processors.append(processor)
+        for record_spec in self.record_consumers:
+            record_processor = RecordBatchProcessor(
+                topic=record_spec.topic,
+                consumer=self.group_of(record_spec),
+                handler=record_spec.handler,
+                pool=self.pool,
+                telemetry=self.telemetry,
+                source=self.source,
+                service=settings.service_name,
+                backoff_initial_s=settings.retry_backoff_initial_s,
+                backoff_max_s=settings.retry_backoff_max_s,
+            )
+            subscribe_batch(self.broker, record_processor, settings)
+            self.processors.append(record_processor)
         self._sender = AiokafkaSender(settings)
         await self._sender.start()
         self.relay = OutboxRelay(
@@ -182,6 +209,7 @@ def create_service_app(
     title: str,
     routers: Sequence[APIRouter] = (),
     on_started: Callable[[], Awaitable[None]] | None = None,
+    **app_options: Any,
 ) -> FastAPI:
     """The service's FastAPI app: its routers, health, telemetry, and the kit's lifespan."""
 
@@ -195,7 +223,8 @@ def create_service_app(
         finally:
             await kit.stop()
 
-    app = FastAPI(title=title, lifespan=lifespan)
+    app = FastAPI(title=title, lifespan=lifespan, **app_options)
+    install_problem_handlers(app)
     for router in routers:
         app.include_router(router)
     app.include_router(health_router(kit.readiness_checks()))

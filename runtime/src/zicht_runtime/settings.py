@@ -61,6 +61,10 @@ class ServiceSettings(BaseSettings):
     kafka_max_batch: int = Field(
         default=500, ge=1, description="Most records a batch subscriber handles at once."
     )
+    kafka_consumer_group: str = Field(
+        default="",
+        description="Consumer group of this service's subscribers; empty: zicht-<service name>.",
+    )
     kafka_topic_partitions: int = Field(
         default=4, ge=1, description="Partitions of topics this service creates."
     )

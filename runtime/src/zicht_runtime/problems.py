@@ -1,0 +1,203 @@
+"""RFC 9457 problem details: every refusal over HTTP is ``application/problem+json``.
+
+A service raises :class:`Problem`; :func:`install_problem_handlers` turns it, FastAPI's own
+validation errors and unknown routes into problem answers. A problem never echoes a refused
+value: only where (a JSON Pointer, a row and column) and why.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+__all__ = [
+    "PROBLEM_CONTENT_TYPE",
+    "Problem",
+    "ProblemBody",
+    "ProblemItem",
+    "install_problem_handlers",
+    "problem_responses",
+]
+
+log = logging.getLogger(__name__)
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+_TYPE_PREFIX = "urn:zicht:problem:"
+
+
+class ProblemItem(BaseModel):
+    """One thing wrong with a request: where, which rule, and a fixed explanation."""
+
+    model_config = ConfigDict(extra="allow")
+
+    code: str = Field(description="Rejection code (e.g. missing_field, invalid_value).")
+    detail: str = Field(description="Why, in words; never the refused value.")
+    pointer: str | None = Field(default=None, description="RFC 6901 pointer into the body.")
+    row: int | None = Field(default=None, description="CSV data row (1 = first data row).")
+    column: str | None = Field(default=None, description="CSV column name.")
+
+
+class ProblemBody(BaseModel):
+    """The RFC 9457 body Zicht answers with; extension members follow the standard ones."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="A URN naming the kind of problem.")
+    title: str = Field(description="A short, fixed summary of the kind of problem.")
+    status: int = Field(description="The HTTP status code.")
+    detail: str | None = Field(default=None, description="What happened in this case.")
+    instance: str | None = Field(default=None, description="The request path or submission.")
+    errors: list[ProblemItem] = Field(default_factory=list, description="Each fault found.")
+
+
+@dataclass
+class Problem(Exception):  # noqa: N818  # an RFC 9457 "problem", raised as an answer
+    """Raise to answer with a problem; ``kind`` becomes ``urn:zicht:problem:<kind>``."""
+
+    status: int
+    kind: str
+    title: str
+    detail: str | None = None
+    errors: Sequence[Mapping[str, Any]] = ()
+    extensions: Mapping[str, Any] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        super().__init__(self.title)
+
+    def body(self, instance: str | None) -> dict[str, Any]:
+        """The JSON body of this problem."""
+        body: dict[str, Any] = {
+            "type": _TYPE_PREFIX + self.kind,
+            "title": self.title,
+            "status": self.status,
+        }
+        if self.detail is not None:
+            body["detail"] = self.detail
+        body["instance"] = instance
+        body.update(self.extensions)
+        body["errors"] = [{k: v for k, v in item.items() if v is not None} for item in self.errors]
+        return body
+
+    def response(self, instance: str | None) -> JSONResponse:
+        """The HTTP answer of this problem."""
+        return JSONResponse(
+            self.body(instance),
+            status_code=self.status,
+            media_type=PROBLEM_CONTENT_TYPE,
+            headers=dict(self.headers),
+        )
+
+
+_STATUS_KINDS = {
+    400: ("malformed-payload", "The request could not be read"),
+    401: ("unauthenticated", "No valid API key"),
+    403: ("forbidden", "This key may not do this"),
+    404: ("not-found", "No such resource"),
+    405: ("method-not-allowed", "This method is not allowed here"),
+    406: ("not-acceptable", "No acceptable representation"),
+    409: ("conflict", "The request conflicts with what is stored"),
+    413: ("too-large", "The request body is too large"),
+    415: ("unsupported-media-type", "The content type is not accepted here"),
+    422: ("invalid-submission", "The request does not match the agreed format"),
+    429: ("too-many-requests", "Too many requests"),
+    503: ("unavailable", "The service cannot do this now; retry later"),
+}
+
+
+def _pointer(loc: Sequence[int | str]) -> str:
+    parts = [str(p).replace("~", "~0").replace("/", "~1") for p in loc[1:]]
+    return "/" + "/".join(parts) if parts else ""
+
+
+def _validation_items(exc: RequestValidationError) -> list[dict[str, Any]]:
+    items = []
+    for error in exc.errors():
+        loc = tuple(error.get("loc", ()))
+        kind = str(error.get("type", ""))
+        code = "missing_field" if kind == "missing" else "invalid_value"
+        if kind.startswith("json_") or (kind == "model_attributes_type" and not loc[1:]):
+            code = "malformed_payload"
+        where = loc[0] if loc else "body"
+        item: dict[str, Any] = {"code": code, "detail": _fixed_detail(kind)}
+        if where == "body":
+            item["pointer"] = _pointer(loc)
+        else:
+            item["parameter"] = ".".join(str(p) for p in loc[1:]) or str(where)
+            item["in"] = str(where)
+        items.append(item)
+    return items
+
+
+def _fixed_detail(kind: str) -> str:
+    """A fixed explanation per pydantic error type: pydantic's own messages can echo input."""
+    details = {
+        "missing": "this field is required",
+        "extra_forbidden": "this field is not part of the format",
+        "json_invalid": "the body is not valid JSON",
+        "json_type": "the body is not valid JSON",
+        "string_too_long": "too long",
+        "string_too_short": "too short",
+        "string_pattern_mismatch": "does not have the required form",
+        "enum": "not one of the allowed codes",
+        "literal_error": "not one of the allowed values",
+        "uuid_parsing": "not a UUID",
+        "uuid_type": "not a UUID",
+    }
+    if kind in details:
+        return details[kind]
+    if kind.endswith(("_type", "_parsing")):
+        return "wrong type: " + kind.removesuffix("_type").removesuffix("_parsing")
+    return "invalid value (" + kind + ")"
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Answer every refusal of the app, including FastAPI's own, as problem details."""
+
+    @app.exception_handler(Problem)
+    async def on_problem(request: Request, exc: Problem) -> JSONResponse:
+        return exc.response(request.url.path)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        items = _validation_items(exc)
+        malformed = any(i["code"] == "malformed_payload" for i in items)
+        status = 400 if malformed else 422
+        kind, title = _STATUS_KINDS[status]
+        count = len(items)
+        problem = Problem(
+            status,
+            kind,
+            title,
+            detail=f"{count} invalid field(s); nothing was accepted.",
+            errors=items,
+        )
+        return problem.response(request.url.path)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kind, title = _STATUS_KINDS.get(exc.status_code, ("http-error", "HTTP error"))
+        detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
+        problem = Problem(
+            exc.status_code, kind, title, detail=detail, headers=dict(exc.headers or {})
+        )
+        return problem.response(request.url.path)
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for the problem answers a route can give."""
+    return {
+        status: {
+            "description": _STATUS_KINDS.get(status, ("", "Problem"))[1],
+            "content": {PROBLEM_CONTENT_TYPE: {"schema": ProblemBody.model_json_schema()}},
+        }
+        for status in statuses
+    }
