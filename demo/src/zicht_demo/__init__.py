@@ -1,0 +1,1 @@
+"""Zicht's synthetic demo region: nothing in it is real."""
