@@ -70,6 +70,9 @@ class ServiceKit:
     compacted: Sequence[str] = ()
     span_exporters: Sequence[SpanExporter] = ()
     global_telemetry: bool = True
+    background: Sequence[Callable[[asyncpg.Pool, asyncio.Event], Awaitable[None]]] = ()
+    """Loops the service runs beside its consumers (e.g. a daily re-evaluation); each gets
+    the pool and an event that is set when the service stops."""
     telemetry: Telemetry = field(init=False)
     broker: KafkaBroker = field(init=False)
     pool: asyncpg.Pool = field(init=False)
@@ -78,6 +81,7 @@ class ServiceKit:
     _sender: AiokafkaSender = field(init=False)
     _stop: asyncio.Event = field(init=False, default_factory=asyncio.Event)
     _relay_task: asyncio.Task[None] | None = field(init=False, default=None)
+    _background_tasks: list[asyncio.Task[None]] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
         self.telemetry = setup_telemetry(
@@ -169,6 +173,10 @@ class ServiceKit:
         self._stop.clear()
         self._relay_task = asyncio.create_task(self.relay.run(self._stop), name="outbox-relay")
         await self.broker.start()
+        self._background_tasks = [
+            asyncio.create_task(loop(self.pool, self._stop), name=f"background-{n}")
+            for n, loop in enumerate(self.background)
+        ]
 
     async def stop(self) -> None:
         """Stop consuming, let the relay finish its round, close everything.
@@ -179,6 +187,8 @@ class ServiceKit:
         self._stop.set()
         if self._relay_task is not None:
             await _step("stop outbox relay", asyncio.wait_for(self._relay_task, timeout=10))
+        for task in self._background_tasks:
+            await _step(f"stop {task.get_name()}", asyncio.wait_for(task, timeout=10))
         if hasattr(self, "_sender"):
             await _step("stop outbox producer", self._sender.stop())
         if hasattr(self, "pool"):
