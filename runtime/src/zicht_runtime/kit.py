@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,7 +70,7 @@ class ServiceKit:
     compacted: Sequence[str] = ()
     span_exporters: Sequence[SpanExporter] = ()
     global_telemetry: bool = True
-    background: Sequence[Callable[[asyncpg.Pool, asyncio.Event], Awaitable[None]]] = ()
+    background: Sequence[Callable[[asyncpg.Pool, asyncio.Event], Coroutine[Any, Any, None]]] = ()
     """Loops the service runs beside its consumers (e.g. a daily re-evaluation); each gets
     the pool and an event that is set when the service stops."""
     telemetry: Telemetry = field(init=False)
