@@ -34,6 +34,22 @@ ATTRIBUTES: Mapping[str, str] = {
     "zicht.duplicate": "the event was already processed (inbox hit)",
     "zicht.dead_lettered": "the event was sent to the dead-letter topic",
     "zicht.error_type": "class of the error that stopped processing",
+    "zicht.source": "who reported a signal (igj, police, access_team, ...)",
+    "zicht.channel": "how a submission arrived (http or kafka)",
+    "zicht.submission_id": "intake's id of a partner's submission",
+    "zicht.signal_id": "Zicht's id of a signal",
+    "zicht.outcome": "what became of a submission (intake) or a signal (triage)",
+    "zicht.priority": "the priority triage gave a signal (P1..P4)",
+    "zicht.framework_version": "the assessment framework version that decided",
+    "zicht.model_version": "the risk model version that scored",
+    "zicht.score": "a provider's risk score after an evaluation",
+    "zicht.level": "a provider's traffic light after an evaluation",
+    "zicht.risk_changed": "the evaluation was a change and was published",
+    "zicht.recipients": "how many recipients the routing policy named",
+    "zicht.alert_id": "notify's id of an alert",
+    "zicht.subscriber_id": "the receiving party: a CBS code, a casus-table id or igj",
+    "zicht.attempt": "which delivery attempt of an alert this is",
+    "zicht.delivery": "the verdict on a delivery attempt (delivered, retry, failed)",
 }
 
 

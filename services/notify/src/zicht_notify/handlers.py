@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 from zicht_notify.service import NotifyService
+from zicht_runtime.consumer import Received
+from zicht_runtime.db import DbConnection
 from zicht_runtime.kit import ConsumerSpec
+from zicht_schemas import ProviderRegisteredV1, ProviderRiskChangedV1, SignalAssessedV1, topics
 
 __all__ = ["build_consumers"]
 
 
 def build_consumers(service: NotifyService) -> list[ConsumerSpec]:
-    """The subscriptions of this service, built from its use cases (none before its issue)."""
-    del service
-    return []
+    """The registry (relations), assessments and risk changes to route."""
+
+    async def on_provider(conn: DbConnection, received: Received[ProviderRegisteredV1]) -> None:
+        await service.record_provider(conn, received.event.data)
+
+    async def on_assessed(conn: DbConnection, received: Received[SignalAssessedV1]) -> None:
+        await service.route_event(conn, received.event)
+
+    async def on_risk(conn: DbConnection, received: Received[ProviderRiskChangedV1]) -> None:
+        await service.route_event(conn, received.event)
+
+    return [
+        ConsumerSpec(topics.PROVIDER_REGISTERED, ProviderRegisteredV1, on_provider),
+        ConsumerSpec(topics.SIGNAL_ASSESSED, SignalAssessedV1, on_assessed),
+        ConsumerSpec(topics.PROVIDER_RISK_CHANGED, ProviderRiskChangedV1, on_risk),
+    ]

@@ -1,19 +1,588 @@
-"""The notify service's use cases."""
+"""The notify service's use cases: route events to recipients, deliver signed webhooks.
+
+Routing runs in the consumer's transaction: the alerts it makes (or the record that a
+recipient has no subscription) commit with the inbox entry, so an event redelivered by
+Kafka makes no second alert. Delivery is a state machine in Postgres, worked by a loop
+that survives restarts: pending -> delivered, or retrying (backoff) -> failed.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import logging
+import random
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
 
+import asyncpg
+import httpx
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+
+from zicht_notify.domain import (
+    AlertV1,
+    DeliveryVerdict,
+    ProviderRelations,
+    Recipient,
+    RetryPolicy,
+    Route,
+    RoutingPolicy,
+    SubscriptionFilter,
+    alert_id_for,
+    build_alert,
+    classify,
+    matches,
+    parse_retry_after,
+    route,
+    sign,
+    webhook_id_for,
+)
 from zicht_notify.ports import Clock
+from zicht_runtime.db import DbConnection
+from zicht_runtime.outbox import write_events
+from zicht_runtime.telemetry import context_headers, extract_context
+from zicht_schemas import (
+    AlertDeliveredV1,
+    AlertFailedV1,
+    AlertFailureReason,
+    CloudEvent,
+    ProviderRegisteredV1,
+    ProviderRiskChangedV1,
+    RiskLevel,
+    SignalAssessedV1,
+    SubscriberKind,
+    new_event,
+    to_structured,
+)
 
 __all__ = ["NotifyService"]
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("zicht.notify")
+
+_LEVEL_RANK = {RiskLevel.GREEN: 0, RiskLevel.ORANGE: 1, RiskLevel.RED: 2}
 
 
 @dataclass
 class NotifyService:
-    """Routes assessments and risk changes to related parties as signed webhooks.
-
-    Decides what the service does with each input; handlers only translate.
-    """
+    """Tells the right parties what they need, and keeps trying until they have it."""
 
     clock: Clock
+    routing: RoutingPolicy
+    source: str
+    link_base: str
+    retry: RetryPolicy
+    timeout_s: float = 10.0
+    rng: random.Random = field(default_factory=random.Random)
+
+    # --- relations ----------------------------------------------------------------------
+
+    async def record_provider(self, conn: DbConnection, provider: ProviderRegisteredV1) -> None:
+        """Keep a provider's name, KvK and related municipalities for routing."""
+        await conn.execute(
+            """
+            INSERT INTO providers (provider_id, name, kvk, location_municipalities,
+                contracting_municipalities, active, registry_version)
+            VALUES ($1, $2, $3, $4, $5, $6, $7)
+            ON CONFLICT (provider_id) DO UPDATE SET name = $2, kvk = $3,
+                location_municipalities = $4, contracting_municipalities = $5, active = $6,
+                registry_version = $7
+            WHERE providers.registry_version <= $7
+            """,
+            provider.provider_id,
+            provider.name,
+            provider.kvk,
+            sorted({loc.municipality_code for loc in provider.locations}),
+            sorted(set(provider.contracting_municipalities)),
+            provider.active,
+            provider.registry_version,
+        )
+
+    async def relations(self, conn: DbConnection, provider_id: str) -> ProviderRelations | None:
+        """What notify knows of a provider's relations, or None when it does not know it."""
+        row = await conn.fetchrow("SELECT * FROM providers WHERE provider_id = $1", provider_id)
+        if row is None:
+            return None
+        return ProviderRelations(
+            provider_id=row["provider_id"],
+            name=row["name"],
+            kvk=row["kvk"],
+            location_municipalities=frozenset(row["location_municipalities"]),
+            contracting_municipalities=frozenset(row["contracting_municipalities"]),
+        )
+
+    # --- routing --------------------------------------------------------------------------
+
+    async def route_event(
+        self,
+        conn: DbConnection,
+        received: CloudEvent[SignalAssessedV1] | CloudEvent[ProviderRiskChangedV1],
+    ) -> list[UUID]:
+        """Make one alert per recipient of an event; record those without a subscription."""
+        event = received.data
+        provider_id = event.provider_id
+        with tracer.start_as_current_span(
+            "route alert",
+            attributes={"zicht.provider_id": provider_id, "zicht.event_type": received.type},
+        ) as span:
+            relations = await self.relations(conn, provider_id)
+            told: frozenset[Recipient] = frozenset()
+            falling = isinstance(event, ProviderRiskChangedV1) and _falls(event)
+            if falling:
+                told = await self._told_of_rise(conn, provider_id)
+            routes = route(event, relations, self.routing, told)
+            span.set_attribute("zicht.recipients", len(routes))
+            made: list[UUID] = []
+            now = self.clock.now()
+            for r in routes:
+                alert_id = await self._alert_for(conn, received, relations, r, now)
+                if alert_id is not None:
+                    made.append(alert_id)
+            if isinstance(event, ProviderRiskChangedV1):
+                await self._remember_rise(conn, event, routes, now)
+            return made
+
+    async def _alert_for(
+        self,
+        conn: DbConnection,
+        received: CloudEvent[Any],
+        relations: ProviderRelations | None,
+        r: Route,
+        now: datetime,
+    ) -> UUID | None:
+        alert_id = alert_id_for(UUID(received.id), r.recipient)
+        alert = build_alert(
+            received.data,
+            relations,
+            r,
+            alert_id=alert_id,
+            link_base=self.link_base,
+            source_event_id=UUID(received.id),
+            source_event_type=received.type,
+        )
+        subscriptions = await conn.fetch(
+            """
+            SELECT subscription_id, paused, event_types, min_level, categories, providers
+            FROM subscriptions
+            WHERE subscriber_kind = $1 AND subscriber_id = $2 AND deleted_at IS NULL
+            ORDER BY created_at, subscription_id
+            """,
+            r.recipient.kind.value,
+            r.recipient.id,
+        )
+        matching = [sub for sub in subscriptions if matches(_filter(sub), alert)]
+        if subscriptions and not matching:
+            return None  # the subscriber narrowed this away: no alert is due
+        active = [sub for sub in matching if not sub["paused"]]
+        chosen = active[0] if active else None
+        paused_only = chosen is None and bool(matching)
+        body = _structured(alert, received, self.source, now)
+        state = "pending" if chosen is not None else "undeliverable"
+        inserted = await conn.fetchval(
+            """
+            INSERT INTO alerts (alert_id, webhook_id, subscription_id, subscriber_kind,
+                subscriber_id, provider_id, source_event_id, source_event_type, rule_id, body,
+                state, next_attempt_at, traceparent, created_at, failed_at, failure_reason)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+            ON CONFLICT DO NOTHING
+            RETURNING alert_id
+            """,
+            alert_id,
+            webhook_id_for(alert_id),
+            chosen["subscription_id"] if chosen else None,
+            r.recipient.kind.value,
+            r.recipient.id,
+            received.data.provider_id,
+            UUID(received.id),
+            received.type,
+            r.rule_id,
+            body,
+            state,
+            now if chosen is not None else None,
+            _traceparent(),
+            now,
+            None if chosen is not None else now,
+            None
+            if chosen is not None
+            else (
+                AlertFailureReason.SUBSCRIPTION_DISABLED.value
+                if paused_only
+                else AlertFailureReason.NO_SUBSCRIPTION.value
+            ),
+        )
+        if inserted is None:
+            return None
+        if chosen is None:
+            await self._publish_failed(
+                conn,
+                alert_id=alert_id,
+                webhook_id=None,
+                recipient=r.recipient,
+                subscription_id=None,
+                provider_id=received.data.provider_id,
+                source_event_id=UUID(received.id),
+                source_event_type=received.type,
+                attempts=0,
+                status=None,
+                reason=AlertFailureReason.SUBSCRIPTION_DISABLED
+                if paused_only
+                else AlertFailureReason.NO_SUBSCRIPTION,
+                now=now,
+            )
+        return alert_id
+
+    async def _told_of_rise(self, conn: DbConnection, provider_id: str) -> frozenset[Recipient]:
+        rows = await conn.fetch(
+            "SELECT recipient_kind, recipient_id FROM told_of_rise WHERE provider_id = $1",
+            provider_id,
+        )
+        return frozenset(
+            Recipient(SubscriberKind(r["recipient_kind"]), r["recipient_id"]) for r in rows
+        )
+
+    async def _remember_rise(
+        self,
+        conn: DbConnection,
+        event: ProviderRiskChangedV1,
+        routes: Sequence[Route],
+        now: datetime,
+    ) -> None:
+        if _falls(event):
+            # Those told of a level above the new one have now heard it fall.
+            above = [
+                lvl.value for lvl, rank in _LEVEL_RANK.items() if rank > _LEVEL_RANK[event.level]
+            ]
+            await conn.execute(
+                "DELETE FROM told_of_rise WHERE provider_id = $1 AND level = ANY($2)",
+                event.provider_id,
+                above,
+            )
+            return
+        for r in routes:
+            await conn.execute(
+                """
+                INSERT INTO told_of_rise (provider_id, recipient_kind, recipient_id, level,
+                                          told_at)
+                VALUES ($1, $2, $3, $4, $5)
+                ON CONFLICT (provider_id, recipient_kind, recipient_id)
+                DO UPDATE SET level = $4, told_at = $5
+                """,
+                event.provider_id,
+                r.recipient.kind.value,
+                r.recipient.id,
+                event.level.value,
+                now,
+            )
+
+    # --- delivery -------------------------------------------------------------------------
+
+    async def deliver_due(self, pool: asyncpg.Pool, client: httpx.AsyncClient, limit: int) -> int:
+        """Send every alert that is due (up to ``limit`` at once); return how many were sent."""
+        now = self.clock.now()
+        lease = now + timedelta(seconds=self.timeout_s * 3)
+        async with pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                """
+                SELECT a.alert_id, a.webhook_id, a.subscription_id, a.subscriber_kind,
+                       a.subscriber_id, a.provider_id, a.source_event_id, a.source_event_type,
+                       a.body, a.attempts, a.created_at, a.traceparent, s.url, s.secrets,
+                       s.previous_secret_expires_at, s.paused, s.deleted_at
+                FROM alerts a LEFT JOIN subscriptions s USING (subscription_id)
+                WHERE a.state IN ('pending', 'retrying') AND a.next_attempt_at <= $1
+                ORDER BY a.next_attempt_at
+                LIMIT $2
+                FOR UPDATE OF a SKIP LOCKED
+                """,
+                now,
+                limit,
+            )
+            if not rows:
+                return 0
+            # A lease: another worker leaves these alone while they are in flight.
+            await conn.execute(
+                "UPDATE alerts SET next_attempt_at = $2 WHERE alert_id = ANY($1)",
+                [r["alert_id"] for r in rows],
+                lease,
+            )
+        await asyncio.gather(*(self._deliver(pool, client, row) for row in rows))
+        return len(rows)
+
+    async def _deliver(self, pool: asyncpg.Pool, client: httpx.AsyncClient, row: Any) -> None:
+        parent = extract_context(_headers_of(row["traceparent"]))
+        with tracer.start_as_current_span(
+            "deliver webhook",
+            context=parent,
+            kind=SpanKind.CLIENT,
+            attributes={
+                "zicht.alert_id": str(row["alert_id"]),
+                "zicht.subscriber_id": row["subscriber_id"],
+                "zicht.attempt": row["attempts"] + 1,
+            },
+        ) as span:
+            if row["url"] is None or row["deleted_at"] is not None or row["paused"]:
+                await self._finish_failed(
+                    pool, row, None, AlertFailureReason.SUBSCRIPTION_DISABLED, row["attempts"]
+                )
+                return
+            now = self.clock.now()
+            secrets = list(row["secrets"])
+            expires = row["previous_secret_expires_at"]
+            if len(secrets) > 1 and expires is not None and expires < now:
+                secrets = secrets[:1]
+            headers = sign(secrets, row["webhook_id"], int(now.timestamp()), bytes(row["body"]))
+            headers["content-type"] = "application/cloudevents+json"
+            status: int | None = None
+            retry_after = None
+            timed_out = connection_error = False
+            error = None
+            try:
+                answer = await client.post(
+                    row["url"],
+                    content=bytes(row["body"]),
+                    headers=headers,
+                    timeout=self.timeout_s,
+                )
+                status = answer.status_code
+                retry_after = parse_retry_after(answer.headers.get("retry-after"), now)
+            except httpx.TimeoutException as exc:
+                timed_out, error = True, type(exc).__name__
+            except httpx.HTTPError as exc:
+                connection_error, error = True, type(exc).__name__
+            attempts = row["attempts"] + 1
+            verdict = classify(status, timed_out=timed_out, connection_error=connection_error)
+            span.set_attribute("zicht.delivery", verdict.value)
+            if status is not None:
+                span.set_attribute("http.response.status_code", status)
+            if verdict is DeliveryVerdict.DELIVERED:
+                await self._finish_delivered(pool, row, status or 200, attempts)
+                return
+            if verdict is DeliveryVerdict.RETRY:
+                first = row["created_at"]
+                due = self.retry.next_attempt_at(
+                    attempts, now, retry_after, self.rng, first_attempt_at=first
+                )
+                if due is not None:
+                    async with pool.acquire() as conn:
+                        await conn.execute(
+                            """
+                            UPDATE alerts SET state = 'retrying', attempts = $2,
+                                next_attempt_at = $3, last_status = $4, last_error = $5
+                            WHERE alert_id = $1
+                            """,
+                            row["alert_id"],
+                            attempts,
+                            due,
+                            status,
+                            error,
+                        )
+                    return
+                reason = AlertFailureReason.RETRIES_EXHAUSTED
+            else:
+                reason = (
+                    AlertFailureReason.ENDPOINT_GONE
+                    if status == 410  # noqa: PLR2004 - HTTP Gone
+                    else AlertFailureReason.REJECTED_BY_RECEIVER
+                )
+            await self._finish_failed(pool, row, status, reason, attempts, error)
+
+    async def _finish_delivered(
+        self, pool: asyncpg.Pool, row: Any, status: int, attempts: int
+    ) -> None:
+        now = self.clock.now()
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                """
+                UPDATE alerts SET state = 'delivered', attempts = $2, last_status = $3,
+                    delivered_at = $4, next_attempt_at = NULL, last_error = NULL
+                WHERE alert_id = $1
+                """,
+                row["alert_id"],
+                attempts,
+                status,
+                now,
+            )
+            delivered = AlertDeliveredV1(
+                alert_id=row["alert_id"],
+                webhook_id=row["webhook_id"],
+                subscriber_id=row["subscriber_id"],
+                subscriber_kind=SubscriberKind(row["subscriber_kind"]),
+                subscription_id=row["subscription_id"],
+                provider_id=row["provider_id"],
+                source_event_id=row["source_event_id"],
+                source_event_type=row["source_event_type"],
+                attempts=attempts,
+                last_status_code=status,
+                delivered_at=now,
+            )
+            await write_events(
+                conn,
+                new_event(
+                    delivered,
+                    source=self.source,
+                    subject=row["provider_id"],
+                    event_id=uuid.uuid5(row["alert_id"], "delivered"),
+                    causation_id=row["source_event_id"],
+                    time=now,
+                ),
+            )
+
+    async def _finish_failed(  # noqa: PLR0917  # one step of the delivery, in its order
+        self,
+        pool: asyncpg.Pool,
+        row: Any,
+        status: int | None,
+        reason: AlertFailureReason,
+        attempts: int,
+        error: str | None = None,
+    ) -> None:
+        now = self.clock.now()
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                """
+                UPDATE alerts SET state = 'failed', attempts = $2, last_status = $3,
+                    failed_at = $4, failure_reason = $5, next_attempt_at = NULL,
+                    last_error = $6
+                WHERE alert_id = $1
+                """,
+                row["alert_id"],
+                attempts,
+                status,
+                now,
+                reason.value,
+                error,
+            )
+            await self._publish_failed(
+                conn,
+                alert_id=row["alert_id"],
+                webhook_id=row["webhook_id"],
+                recipient=Recipient(SubscriberKind(row["subscriber_kind"]), row["subscriber_id"]),
+                subscription_id=row["subscription_id"],
+                provider_id=row["provider_id"],
+                source_event_id=row["source_event_id"],
+                source_event_type=row["source_event_type"],
+                attempts=attempts,
+                status=status,
+                reason=reason,
+                now=now,
+            )
+
+    async def _publish_failed(
+        self,
+        conn: DbConnection,
+        *,
+        alert_id: UUID,
+        webhook_id: str | None,
+        recipient: Recipient,
+        subscription_id: UUID | None,
+        provider_id: str,
+        source_event_id: UUID,
+        source_event_type: str,
+        attempts: int,
+        status: int | None,
+        reason: AlertFailureReason,
+        now: datetime,
+    ) -> None:
+        failed = AlertFailedV1(
+            alert_id=alert_id,
+            webhook_id=webhook_id,
+            subscriber_id=recipient.id,
+            subscriber_kind=recipient.kind,
+            subscription_id=subscription_id,
+            provider_id=provider_id,
+            source_event_id=source_event_id,
+            source_event_type=source_event_type,
+            attempts=attempts,
+            last_status_code=status,
+            failed_at=now,
+            failure_reason=reason,
+        )
+        await write_events(
+            conn,
+            new_event(
+                failed,
+                source=self.source,
+                subject=provider_id,
+                event_id=uuid.uuid5(alert_id, f"failed/{attempts}/{now.isoformat()}"),
+                causation_id=source_event_id,
+                time=now,
+            ),
+        )
+
+    async def redeliver(self, conn: DbConnection, alert_id: UUID) -> bool:
+        """Put a failed or undeliverable alert back in the queue (same webhook-id)."""
+        row = await conn.fetchrow(
+            """
+            SELECT a.alert_id, a.subscriber_kind, a.subscriber_id, a.subscription_id,
+                   a.state, a.source_event_type
+            FROM alerts a WHERE a.alert_id = $1 FOR UPDATE
+            """,
+            alert_id,
+        )
+        if row is None or row["state"] not in {"failed", "undeliverable"}:
+            return False
+        subscription = row["subscription_id"] or await conn.fetchval(
+            "SELECT subscription_id FROM subscriptions WHERE subscriber_kind = $1 "
+            "AND subscriber_id = $2 AND deleted_at IS NULL AND NOT paused "
+            "ORDER BY created_at LIMIT 1",
+            row["subscriber_kind"],
+            row["subscriber_id"],
+        )
+        if subscription is None:
+            return False
+        await conn.execute(
+            """
+            UPDATE alerts SET state = 'pending', subscription_id = $2, next_attempt_at = $3,
+                created_at = $3, failed_at = NULL, failure_reason = NULL, attempts = 0
+            WHERE alert_id = $1
+            """,
+            alert_id,
+            subscription,
+            self.clock.now(),
+        )
+        return True
+
+
+def _falls(event: ProviderRiskChangedV1) -> bool:
+    previous = event.previous_level or RiskLevel.GREEN
+    return _LEVEL_RANK[event.level] < _LEVEL_RANK[previous]
+
+
+def _filter(row: Any) -> SubscriptionFilter:
+    from zicht_schemas import Category  # noqa: PLC0415
+
+    return SubscriptionFilter(
+        event_types=frozenset(row["event_types"]) if row["event_types"] is not None else None,
+        min_level=RiskLevel(row["min_level"]) if row["min_level"] else None,
+        categories=frozenset(Category(c) for c in row["categories"])
+        if row["categories"] is not None
+        else None,
+        providers=frozenset(row["providers"]) if row["providers"] is not None else None,
+    )
+
+
+def _structured(alert: AlertV1, received: CloudEvent[Any], source: str, now: datetime) -> bytes:
+    """The webhook body: a CloudEvents structured-mode JSON document around the alert."""
+    event = new_event(
+        alert,
+        source=source,
+        subject=received.data.provider_id,
+        event_id=alert.alert_id,
+        correlation_id=received.correlationid or received.id,
+        causation_id=received.id,
+        time=now,
+    )
+    return to_structured(event)
+
+
+def _traceparent() -> str | None:
+    headers = dict(context_headers())
+    value = headers.get("traceparent")
+    return value.decode() if value else None
+
+
+def _headers_of(traceparent: str | None) -> list[tuple[str, bytes]]:
+    return [("traceparent", traceparent.encode())] if traceparent else []
