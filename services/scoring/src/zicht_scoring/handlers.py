@@ -2,13 +2,41 @@
 
 from __future__ import annotations
 
+from zicht_runtime.consumer import Received
+from zicht_runtime.db import DbConnection
 from zicht_runtime.kit import ConsumerSpec
+from zicht_schemas import (
+    IndicatorsReportedV1,
+    InvestigationChangedV1,
+    ProviderRegisteredV1,
+    SignalAssessedV1,
+    topics,
+)
 from zicht_scoring.service import ScoringService
 
 __all__ = ["build_consumers"]
 
 
 def build_consumers(service: ScoringService) -> list[ConsumerSpec]:
-    """The subscriptions of this service, built from its use cases (none before its issue)."""
-    del service
-    return []
+    """The registry, indicators, assessments and investigation decisions."""
+
+    async def on_provider(conn: DbConnection, received: Received[ProviderRegisteredV1]) -> None:
+        await service.record_provider(conn, received.event.data)
+
+    async def on_indicators(conn: DbConnection, received: Received[IndicatorsReportedV1]) -> None:
+        await service.record_indicators(conn, received.event.data, received.event.id)
+
+    async def on_assessed(conn: DbConnection, received: Received[SignalAssessedV1]) -> None:
+        await service.record_assessment(conn, received.event.data, received.event.id)
+
+    async def on_investigation(
+        conn: DbConnection, received: Received[InvestigationChangedV1]
+    ) -> None:
+        await service.record_investigation(conn, received.event.data, received.event.id)
+
+    return [
+        ConsumerSpec(topics.PROVIDER_REGISTERED, ProviderRegisteredV1, on_provider),
+        ConsumerSpec(topics.INDICATORS_REPORTED, IndicatorsReportedV1, on_indicators),
+        ConsumerSpec(topics.SIGNAL_ASSESSED, SignalAssessedV1, on_assessed),
+        ConsumerSpec(topics.INVESTIGATION_CHANGED, InvestigationChangedV1, on_investigation),
+    ]
