@@ -1,5 +1,5 @@
 # Zicht's everyday commands. `make run` and `make test` are the README's two commands.
-.PHONY: setup lint typecheck imports schemas check test test-fast run bench clean
+.PHONY: setup lint typecheck imports docs schemas check test test-fast run bench clean
 
 export UV_PYTHON_DOWNLOADS := never
 UV := uv run --frozen
@@ -16,6 +16,9 @@ typecheck: setup  ## mypy, strict, with the pydantic plugin
 
 imports: setup    ## import-linter contracts
 	$(UV) lint-imports
+
+docs: setup          ## regenerate docs/openapi/ (each service's OpenAPI document)
+	$(UV) python scripts/openapi.py
 
 schemas: setup    ## regenerate schemas/json from the models
 	$(UV) python -m zicht_schemas.export

@@ -60,6 +60,7 @@ async def test_run_starts_the_four_services_ready_and_ctrl_c_leaves_no_process_b
         str(tmp_path),
         "--http-port-base",
         str(base),
+        "--no-demo",
         env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
@@ -88,3 +89,61 @@ async def test_run_starts_the_four_services_ready_and_ctrl_c_leaves_no_process_b
     assert len(pids) == 4
     assert not [pid for pid in pids if _alive(pid)], "a service process outlived Ctrl-C"
     assert output.rstrip().endswith("zicht: stopped")
+
+
+def _stats(port: int) -> dict[str, object]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats", timeout=2) as response:
+            body: dict[str, object] = json.load(response)
+            return body
+    except OSError:
+        return {}
+
+
+async def test_the_demo_region_brings_alerts_to_the_receiver_and_ctrl_c_stops_everything(
+    databases: PostgresDatabases, kafka_bootstrap: str, tmp_path: object
+) -> None:
+    database = await databases.create()
+    base = _free_port_base()
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "ZICHT_DATABASE_URL": database,
+        "ZICHT_LOG_LEVEL": "WARNING",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "zicht_runtime.stack", "run", "--data-dir", str(tmp_path),
+        "--http-port-base", str(base), "--demo", "--providers", "30", "--rate", "5",
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    assert process.stdout is not None
+    stdout = process.stdout
+    lines: list[str] = []
+
+    async def drain() -> None:
+        while raw := await stdout.readline():
+            lines.append(raw.decode(errors="replace"))
+
+    reader = asyncio.create_task(drain())
+    delivered: dict[str, object] = {}
+    try:
+        async with asyncio.timeout(240):
+            while not delivered.get("total"):
+                assert process.returncode is None, "the run command ended:\n" + "".join(lines)
+                await asyncio.sleep(1)
+                delivered = await asyncio.to_thread(_stats, base + 5)
+        process.send_signal(signal.SIGINT)
+        async with asyncio.timeout(90):
+            await process.wait()
+            await reader
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    output = "".join(lines)
+    assert process.returncode == 0, output[-4000:]
+    assert delivered["bad_signatures"] == 0
+    assert delivered["duplicates"] == 0
+    pids = [int(pid) for pid in re.findall(r"started \(pid (\d+)", output)]
+    assert len(pids) == 5, output[-4000:]  # four services and the demo
+    assert not [pid for pid in pids if _alive(pid)], "a process outlived Ctrl-C"

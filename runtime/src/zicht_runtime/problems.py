@@ -23,6 +23,7 @@ __all__ = [
     "Problem",
     "ProblemBody",
     "ProblemItem",
+    "inline_refs",
     "install_problem_handlers",
     "problem_responses",
 ]
@@ -192,12 +193,39 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem.response(request.url.path)
 
 
+def inline_refs(schema: Any, defs: dict[str, Any] | None = None) -> Any:
+    """A JSON Schema with its local ``#/$defs/...`` references replaced by what they name.
+
+    An OpenAPI document resolves ``#/...`` against itself, so a schema embedded in it must
+    not refer to its own ``$defs`` (the schemas here are not recursive).
+    """
+    if defs is None and isinstance(schema, dict):
+        defs = schema.get("$defs", {})
+    if isinstance(schema, dict):
+        ref = schema.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/") and defs is not None:
+            target = inline_refs(defs[ref.removeprefix("#/$defs/")], defs)
+            rest = {k: inline_refs(v, defs) for k, v in schema.items() if k != "$ref"}
+            return {**target, **rest}
+        return {
+            k: inline_refs(v, defs)
+            for k, v in schema.items()
+            if k not in {"$defs", "$schema", "$id"}
+        }
+    if isinstance(schema, list):
+        return [inline_refs(item, defs) for item in schema]
+    return schema
+
+
+_PROBLEM_SCHEMA = inline_refs(ProblemBody.model_json_schema())
+
+
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries for the problem answers a route can give."""
     return {
         status: {
             "description": _STATUS_KINDS.get(status, ("", "Problem"))[1],
-            "content": {PROBLEM_CONTENT_TYPE: {"schema": ProblemBody.model_json_schema()}},
+            "content": {PROBLEM_CONTENT_TYPE: {"schema": _PROBLEM_SCHEMA}},
         }
         for status in statuses
     }

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -24,10 +25,14 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
+from zicht_runtime.auth import KeyStore
+from zicht_runtime.db import create_pool
 from zicht_runtime.devstack import DevStackError, LocalBroker, LocalPostgres, port_is_free
+from zicht_schemas.regions import regions
 
 __all__ = ["SERVICES", "main"]
 
@@ -144,6 +149,114 @@ def _wait_ready(services: Sequence[_Service], stop: list[bool], log_dir: Path) -
         time.sleep(0.2)
 
 
+async def _demo_keys(database_url: str) -> dict[str, Any]:
+    """API keys for the demo region's partners, subscribers, supervisors and operators."""
+
+    async def keys_of(
+        schema: str, wanted: dict[str, tuple[str, list[str], dict[str, str]]]
+    ) -> dict[str, str]:
+        pool = await create_pool(database_url, schema, min_size=1, max_size=2)
+        try:
+            store = KeyStore(pool)
+            issued = {}
+            for name, (party, scopes, attributes) in wanted.items():
+                key = await store.create(party, scopes, attributes=attributes, description="demo")
+                issued[name] = key.secret
+            return issued
+        finally:
+            await pool.close()
+
+    catalogue = regions()
+    teams = {
+        f"wijkteam-{m.code.lower()}": (
+            f"wijkteam-{m.code.lower()}",
+            ["signals:access_team"],
+            {"team": f"wijkteam-{m.code.lower()}", "municipality": m.code},
+        )
+        for r in catalogue.regions
+        for m in r.municipalities
+    }
+    intake = await keys_of(
+        "intake",
+        {
+            "igj": ("igj", ["signals:igj"], {}),
+            "police": ("police-demo", ["signals:police"], {}),
+            "contract_management": (
+                "contract-management-demo",
+                ["registry:write", "indicators:write"],
+                {},
+            ),
+            "operator": ("operator-demo", ["operator"], {}),
+            **teams,
+        },
+    )
+    subscribers: dict[str, tuple[str, list[str], dict[str, str]]] = {
+        m.code: (m.code, ["subscriptions"], {"kind": "municipality", "id": m.code})
+        for r in catalogue.regions
+        for m in r.municipalities
+    }
+    subscribers.update(
+        {
+            t.id: (t.id, ["subscriptions"], {"kind": "casus_table", "id": t.id})
+            for r in catalogue.regions
+            for t in r.casus_tables
+        }
+    )
+    subscribers["igj"] = ("igj", ["subscriptions"], {"kind": "igj", "id": "igj"})
+    subscribers.update(
+        {
+            f"supervisors-{r.id}": (
+                f"supervisors-{r.id}",
+                ["subscriptions"],
+                {"kind": "supervisors", "id": f"supervisors-{r.id}"},
+            )
+            for r in catalogue.regions
+        }
+    )
+    notify = await keys_of(
+        "notify", {**subscribers, "operator": ("operator-demo", ["operator"], {})}
+    )
+    return {
+        "intake": {
+            "igj": intake["igj"],
+            "police": intake["police"],
+            "contract_management": intake["contract_management"],
+            "operator": intake["operator"],
+            "access_team": {team: intake[team] for team in teams},
+        },
+        "triage": await keys_of("triage", {"supervisor": ("supervisor-demo", ["supervisor"], {})}),
+        "scoring": await keys_of("scoring", {"reader": ("operator-demo", ["risk:read"], {})}),
+        "notify": {
+            "operator": notify["operator"],
+            "subscribers": {name: notify[name] for name in subscribers},
+        },
+    }
+
+
+def _start_demo(args: argparse.Namespace, database_url: str, base: int) -> subprocess.Popen[bytes]:
+    """Seed the synthetic region and run its generator, receiver and view."""
+    keys_file = args.data_dir / "demo-keys.json"
+    keys = asyncio.run(_demo_keys(database_url))
+    keys_file.write_text(json.dumps(keys, indent=2), encoding="utf-8")
+    keys_file.chmod(0o600)
+    (args.data_dir / "demo-started").touch()
+    command = [
+        sys.executable, "-m", "zicht_demo", "run", "--keys", str(keys_file),
+        "--intake", f"http://127.0.0.1:{base + 1}", "--triage", f"http://127.0.0.1:{base + 2}",
+        "--scoring", f"http://127.0.0.1:{base + 3}", "--notify", f"http://127.0.0.1:{base + 4}",
+        "--receiver-port", str(base + 5), "--rate", str(args.rate),
+        "--providers", str(args.providers),
+    ]  # fmt: skip
+    if not sys.stdout.isatty():
+        command.append("--no-view")
+    process = subprocess.Popen(command, start_new_session=True)  # noqa: S603 - our own module
+    _say(
+        f"demo: started (pid {process.pid}), seeding the synthetic region; webhooks arrive "
+        f"at http://127.0.0.1:{base + 5}"
+    )
+    return process
+
+
 def _stop_services(services: Sequence[_Service]) -> None:
     for service in reversed(services):
         if service.process.poll() is None:
@@ -168,6 +281,7 @@ def _run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     services: list[_Service] = []
+    demo: subprocess.Popen[bytes] | None = None
     try:
         with _infrastructure(args) as (bootstrap, database_url):
             try:
@@ -177,6 +291,15 @@ def _run(args: argparse.Namespace) -> int:
                 _wait_ready(services, stop, args.data_dir)
                 if not stop:
                     _say("all four services are ready; Ctrl-C stops everything")
+                demo_on = (
+                    args.demo
+                    if args.demo is not None
+                    else not (args.data_dir / "demo-started").exists()
+                )
+                if demo_on and not stop:
+                    demo = _start_demo(args, database_url, args.http_port_base)
+                elif not stop:
+                    _say("demo: off (run with --demo to run the synthetic region again)")
                 while not stop:
                     for service in services:
                         if service.process.poll() is not None:
@@ -187,6 +310,14 @@ def _run(args: argparse.Namespace) -> int:
                             )
                     time.sleep(0.5)
             finally:
+                if demo is not None and demo.poll() is None:
+                    demo.send_signal(signal.SIGTERM)
+                    try:
+                        demo.wait(timeout=15)
+                    except subprocess.TimeoutExpired:
+                        demo.kill()
+                        demo.wait()
+                    _say("demo: stopped")
                 _stop_services(services)
     except DevStackError as exc:
         _say(f"error: {exc}")
@@ -209,6 +340,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=8000,
         help="services listen on base+1 (intake), +2 (triage), +3 (scoring), +4 (notify)",
     )
+    demo = run.add_mutually_exclusive_group()
+    demo.add_argument(
+        "--demo", dest="demo", action="store_true", default=None,
+        help="run the synthetic demo region (default: only the first time)",
+    )  # fmt: skip
+    demo.add_argument("--no-demo", dest="demo", action="store_false", help="no demo region")
+    run.add_argument("--rate", type=float, default=2.0, help="demo signals per second")
+    run.add_argument("--providers", type=int, default=300, help="providers in the demo region")
     args = parser.parse_args(argv)
     return _run(args)
 

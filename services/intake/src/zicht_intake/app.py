@@ -2,30 +2,49 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
 from zicht_intake.adapters.clock import SystemClock
-from zicht_intake.config import IntakeSettings
-from zicht_intake.handlers import build_consumers
+from zicht_intake.api import IntakeApi, build_router
+from zicht_intake.config import DEVELOPMENT_PSEUDONYM_KEY, IntakeSettings
+from zicht_intake.domain import Pseudonymiser
+from zicht_intake.handlers import build_consumers, build_record_consumers
+from zicht_intake.ports import Clock
 from zicht_intake.service import IntakeService
+from zicht_runtime.auth import KeyStore
 from zicht_runtime.kit import ServiceKit, create_service_app
-from zicht_schemas import topics
+from zicht_schemas import source_urn, topics
 
-__all__ = ["MIGRATIONS", "create_app", "create_broker", "create_kit"]
+__all__ = ["MIGRATIONS", "create_app", "create_broker", "create_kit", "create_service"]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+log = logging.getLogger(__name__)
 
 
-def create_kit(settings: IntakeSettings) -> ServiceKit:
+def create_service(settings: IntakeSettings, clock: Clock | None = None) -> IntakeService:
+    """The use cases, with the pseudonym key and the clock."""
+    key = settings.pseudonym_key.get_secret_value()
+    if key == DEVELOPMENT_PSEUDONYM_KEY:
+        log.warning("intake runs with the development pseudonym key; set ZICHT_PSEUDONYM_KEY")
+    return IntakeService(
+        clock=clock or SystemClock(),
+        pseudonymiser=Pseudonymiser(key.encode(), settings.pseudonym_key_id),
+        source=source_urn(settings.oin, settings.service_name),
+    )
+
+
+def create_kit(settings: IntakeSettings, service: IntakeService | None = None) -> ServiceKit:
     """Wire the service's use cases to Postgres and Kafka through the shared kit."""
-    service = IntakeService(clock=SystemClock())
+    service = service or create_service(settings)
     return ServiceKit(
         settings=settings,
         migrations=MIGRATIONS,
         consumers=build_consumers(service),
+        record_consumers=build_record_consumers(service, settings),
         produces=[
             topics.SIGNAL_RECEIVED,
             topics.SIGNAL_REJECTED,
@@ -41,7 +60,23 @@ def create_broker(settings: IntakeSettings) -> KafkaBroker:
     return create_kit(settings).broker
 
 
-def create_app(settings: IntakeSettings | None = None) -> FastAPI:
+def create_app(
+    settings: IntakeSettings | None = None,
+    *,
+    clock: Clock | None = None,
+    kit: ServiceKit | None = None,
+) -> FastAPI:
     """The service's HTTP app; starting it starts the consumers and the outbox relay."""
     settings = settings or IntakeSettings()
-    return create_service_app(create_kit(settings), title="Zicht intake")
+    service = create_service(settings, clock)
+    kit = kit or create_kit(settings, service)
+    api = IntakeApi(service=service, pool=lambda: kit.pool)
+    router = build_router(api, lambda: KeyStore(kit.pool))
+    return create_service_app(
+        kit,
+        title="Zicht intake",
+        routers=[router],
+        version="1",
+        description="Partners submit signals about care providers in their own formats; "
+        "contract management keeps the provider registry. See docs/partners/.",
+    )

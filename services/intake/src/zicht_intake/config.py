@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from zicht_runtime.settings import ServiceSettings
 
 __all__ = ["IntakeSettings"]
+
+# Only for local runs and tests: a deployment sets ZICHT_PSEUDONYM_KEY (the service warns).
+DEVELOPMENT_PSEUDONYM_KEY = "zicht-development-pseudonym-key-not-for-production"
 
 
 class IntakeSettings(ServiceSettings):
@@ -17,3 +20,27 @@ class IntakeSettings(ServiceSettings):
 
     service_name: str = Field(default="intake", description="Name of this service.")
     http_port: int = Field(default=8001, ge=0, le=65535, description="Port of the HTTP API.")
+    pseudonym_key: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_PSEUDONYM_KEY),
+        description="Secret of the keyed hash (HMAC-SHA256) that replaces each BSN; held by "
+        "intake alone. Changing it changes every pseudonym: rotate with a new key id.",
+    )
+    pseudonym_key_id: str = Field(
+        default="dev", description="Id of the pseudonym key, recorded with every submission."
+    )
+    kafka_igj_partner: str = Field(
+        default="igj", description="Partner id of records on partner.igj.v1."
+    )
+    kafka_police_partner: str = Field(
+        default="police", description="Partner id of records on partner.police.v1."
+    )
+    kafka_access_team_partner: str = Field(
+        default="access-team-kafka",
+        description="Partner id (and team) of files on partner.access-team.v1.",
+    )
+    raw_retention_days: int = Field(
+        default=30, ge=1, description="Days a raw submission is kept after processing."
+    )
+    public_base_url: str = Field(
+        default="", description="Base URL partners use, for Location headers (empty: relative)."
+    )

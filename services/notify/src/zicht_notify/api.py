@@ -342,6 +342,7 @@ def build_router(  # noqa: PLR0915  # one closure per route keeps the wiring in 
             str, Query(pattern="^(pending|retrying|delivered|failed|undeliverable)$")
         ] = "failed",
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        provider_id: Annotated[str | None, Query(max_length=64)] = None,
     ) -> dict[str, Any]:
         rows = await pool().fetch(
             """
@@ -349,10 +350,12 @@ def build_router(  # noqa: PLR0915  # one closure per route keeps the wiring in 
                    source_event_id, source_event_type, rule_id, state, attempts, last_status,
                    last_error, failure_reason, created_at, next_attempt_at, delivered_at,
                    failed_at
-            FROM alerts WHERE state = $1 ORDER BY created_at DESC, alert_id LIMIT $2
+            FROM alerts WHERE state = $1 AND ($3::text IS NULL OR provider_id = $3)
+            ORDER BY created_at DESC, alert_id LIMIT $2
             """,
             state,
             limit,
+            provider_id,
         )
         return {"deliveries": [_delivery(r) for r in rows]}
 

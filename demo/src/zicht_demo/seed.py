@@ -1,0 +1,238 @@
+"""Seed the synthetic region into a running Zicht, through its public APIs only.
+
+Three steps, each safe to repeat: one webhook subscription per municipality, casus table and
+IGJ pointing at the local receiver; every provider's registry entry (``PUT``; the same entry
+again is a replay); its indicator reports (the same report again is a replay, a later period a
+new report). Subscriptions are listed first and reused: notify never shows a secret twice,
+so a reused subscription gets a rotated secret (the old one signs beside it for a while), its
+URL is moved to this run's receiver, and extra demo subscriptions of the same subscriber from
+earlier runs are deleted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from zicht_demo.client import Answer, ApiError, ZichtClient
+from zicht_demo.receiver import WebhookReceiver
+from zicht_demo.region import Provider, Region
+from zicht_schemas.regions import regions
+
+__all__ = [
+    "SUBSCRIPTION_DESCRIPTION",
+    "Progress",
+    "SeedReport",
+    "Tally",
+    "hook_path",
+    "seed_region",
+    "subscriber_ids",
+]
+
+SUBSCRIPTION_DESCRIPTION: Final = "zicht-demo: synthetic region receiver"
+_UNAVAILABLE: Final = 503
+_RETRIES: Final = 4
+_RETRY_WAIT_S: Final = 1.0
+_PROBLEMS_KEPT: Final = 10
+
+Progress = Callable[[str, int, int], None]
+"""Called as ``(step, done, total)`` while seeding; steps: subscriptions, registry, indicators."""
+
+
+def subscriber_ids(with_keys: Iterable[str] = ()) -> tuple[str, ...]:
+    """The subscribers to subscribe: the reference regions' ones, then those with a key.
+
+    Args:
+        with_keys: Subscriber ids the keys file holds a key for; any beyond the municipalities,
+            casus tables and IGJ (e.g. a region's supervisors) come last.
+
+    Returns:
+        Municipalities, casus tables, ``igj``, then the others in name order.
+    """
+    catalogue = regions()
+    municipalities = [m.code for r in catalogue.regions for m in r.municipalities]
+    tables = [t.id for r in catalogue.regions for t in r.casus_tables]
+    known = (*municipalities, *tables, "igj")
+    return (*known, *sorted(set(with_keys) - set(known)))
+
+
+def hook_path(subscriber_id: str) -> str:
+    """The receiver path of a subscriber: ``/hooks/GM0153``."""
+    return f"/hooks/{subscriber_id}"
+
+
+class Tally(dict[str, int]):
+    """A count per outcome (accepted, replayed, refused ...)."""
+
+    def add(self, what: str) -> None:
+        """Count one more ``what``."""
+        self[what] = self.get(what, 0) + 1
+
+
+@dataclass
+class SeedReport:
+    """What seeding did, step by step."""
+
+    providers: Tally = field(default_factory=Tally)
+    reports: Tally = field(default_factory=Tally)
+    subscriptions: Tally = field(default_factory=Tally)
+    problems: list[str] = field(default_factory=list)
+
+    def note(self, problem: str) -> None:
+        """Keep a problem to show (the first few only)."""
+        if len(self.problems) < _PROBLEMS_KEPT:
+            self.problems.append(problem)
+
+    def line(self) -> str:
+        """One line: what was accepted, replayed, refused or skipped."""
+
+        def counts(name: str, found: Tally) -> str:
+            parts = ", ".join(f"{n} {what}" for what, n in sorted(found.items()))
+            return f"{name}: {parts or 'none'}"
+
+        return "; ".join(
+            (
+                counts("registry", self.providers),
+                counts("indicator reports", self.reports),
+                counts("subscriptions", self.subscriptions),
+            )
+        )
+
+
+def _outcome(answer: Answer) -> str:
+    if answer.status == 200:  # noqa: PLR2004 - intake's replay
+        return "replayed"
+    if answer.ok:
+        return "accepted"
+    return "refused"
+
+
+async def _with_retries(call: Callable[[], Awaitable[Answer]]) -> Answer:
+    # 503 means intake stored nothing and asks to retry (docs/partners/README.md).
+    answer = await call()
+    for attempt in range(1, _RETRIES):
+        if answer.status != _UNAVAILABLE:
+            break
+        await asyncio.sleep(_RETRY_WAIT_S * attempt)
+        answer = await call()
+    return answer
+
+
+async def _each(items: list[Any], work: Callable[[Any], Awaitable[None]], concurrency: int) -> None:
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(item: Any) -> None:
+        async with gate:
+            await work(item)
+
+    await asyncio.gather(*(one(item) for item in items))
+
+
+async def seed_region(
+    client: ZichtClient,
+    region: Region,
+    receiver: WebhookReceiver,
+    *,
+    progress: Progress | None = None,
+    subscribed: Callable[[], None] | None = None,
+    concurrency: int = 16,
+) -> SeedReport:
+    """Point every subscriber at the receiver, then put the region into Zicht.
+
+    Subscriptions come first, so the alerts the first scores raise reach a subscriber instead
+    of being recorded as undeliverable.
+
+    Args:
+        client: The demo's HTTP client.
+        region: The synthetic region.
+        receiver: The local receiver; it learns each subscription's secret.
+        progress: Called after each item of each step.
+        subscribed: Called once every subscription is in place and its secret known (the
+            moment the receiver may start answering).
+        concurrency: Requests in flight at once.
+
+    Returns:
+        What was accepted, replayed, refused or skipped.
+
+    Raises:
+        ServiceUnavailableError: When a service does not answer.
+        ApiError: When notify refuses to list, create or rotate a subscription.
+    """
+    report = SeedReport()
+    tell = progress or (lambda _step, _done, _total: None)
+    done = Tally()
+
+    subscribers = subscriber_ids(client.keys.subscribers)
+    for number, subscriber in enumerate(subscribers, start=1):
+        await _subscribe(client, receiver, subscriber, report)
+        tell("subscriptions", number, len(subscribers))
+    if subscribed is not None:
+        subscribed()
+
+    async def register(provider: Provider) -> None:
+        answer = await _with_retries(
+            lambda: client.put_provider(provider.provider_id, provider.registry_entry())
+        )
+        report.providers.add(_outcome(answer))
+        if not answer.ok:
+            report.note(f"registry {provider.provider_id}: {answer.status} {answer.problem_title}")
+        done.add("registry")
+        tell("registry", done["registry"], len(region.providers))
+
+    await _each(list(region.providers), register, concurrency)
+
+    reports = [(p, r) for p in region.providers for r in p.indicator_reports]
+
+    async def indicate(item: tuple[Provider, Any]) -> None:
+        provider, indicator_report = item
+        answer = await _with_retries(
+            lambda: client.report_indicators(provider.provider_id, indicator_report.body())
+        )
+        report.reports.add(_outcome(answer))
+        if not answer.ok:
+            what = f"{answer.status} {answer.problem_title}"
+            report.note(f"indicators {provider.provider_id}: {what}")
+        done.add("indicators")
+        tell("indicators", done["indicators"], len(reports))
+
+    await _each(reports, indicate, concurrency)
+    return report
+
+
+async def _subscribe(
+    client: ZichtClient, receiver: WebhookReceiver, subscriber: str, report: SeedReport
+) -> None:
+    key = client.subscriber_key(subscriber)
+    if key is None:
+        report.subscriptions.add("skipped (no key)")
+        report.note(f"subscription {subscriber}: the keys file has no key for it")
+        return
+    path = hook_path(subscriber)
+    url = receiver.url_for(path)
+    existing = [
+        s
+        for s in await client.subscriptions(key)
+        if isinstance(s, Mapping) and s.get("description") == SUBSCRIPTION_DESCRIPTION
+    ]
+    if not existing:
+        created = await client.create_subscription(key, url, SUBSCRIPTION_DESCRIPTION)
+        secret = str(created.get("secret", ""))
+        report.subscriptions.add("created")
+    else:
+        keep, *extra = existing
+        subscription_id = str(keep["subscription_id"])
+        if keep.get("url") != url or keep.get("paused"):
+            await client.move_subscription(key, subscription_id, url)
+        secret = await client.rotate_secret(key, subscription_id)
+        for old in extra:
+            try:
+                await client.delete_subscription(key, str(old["subscription_id"]))
+            except ApiError as exc:
+                report.note(f"subscription {subscriber}: could not delete an old one: {exc}")
+        report.subscriptions.add("reused")
+    if secret:
+        receiver.add_secret(path, secret)
+    else:
+        report.note(f"subscription {subscriber}: notify gave no secret")

@@ -1,0 +1,497 @@
+"""Intake's HTTP API: partners submit, follow their submissions; operators resolve.
+
+Routes translate HTTP into one service call each and answer ``202`` only after the
+transaction that stored the submission committed. Every refusal is an RFC 9457 problem.
+"""
+
+# No `from __future__ import annotations` here: FastAPI reads the dependency annotations
+# of the routes and dependencies built in closures at runtime, where strings cannot be resolved.
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+from uuid import UUID
+
+import asyncpg
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from zicht_intake.domain import PartnerFormat, limits
+from zicht_intake.service import (
+    Incoming,
+    IntakeService,
+    SubmissionOutcome,
+    rejection_json,
+)
+from zicht_runtime.auth import KeyStore, Principal, authenticate, require_scope
+from zicht_runtime.db import is_transient_db_error
+from zicht_runtime.problems import Problem, inline_refs, problem_responses
+from zicht_schemas import Source
+
+__all__ = ["Scopes", "build_router"]
+
+
+class Scopes:
+    """What an intake API key may do."""
+
+    IGJ = "signals:igj"
+    POLICE = "signals:police"
+    ACCESS_TEAM = "signals:access_team"
+    REGISTRY = "registry:write"
+    INDICATORS = "indicators:write"
+    OPERATOR = "operator"
+
+
+ROLES: dict[str, tuple[str, ...]] = {
+    "igj": (Scopes.IGJ,),
+    "police": (Scopes.POLICE,),
+    "access-team": (Scopes.ACCESS_TEAM,),
+    "contract-management": (Scopes.REGISTRY, Scopes.INDICATORS),
+    "operator": (Scopes.OPERATOR,),
+}
+"""The named sets of scopes ``python -m zicht_intake keys create --role`` hands out."""
+
+
+class Accepted(BaseModel):
+    """A stored submission: where to follow it."""
+
+    submission_id: UUID = Field(description="Intake's id of the submission.")
+    status: str = Field(description="accepted, partially_accepted or rejected.")
+    received_at: str = Field(description="When intake stored it (ISO 8601).")
+    status_url: str = Field(description="Where to follow what becomes of it.")
+    replayed: bool = Field(default=False, description="True when this repeats an earlier one.")
+    items: list[dict[str, Any]] = Field(default_factory=list, description="Result per part.")
+
+
+class ResolveProvider(BaseModel):
+    """An operator names the provider of a signal intake could not identify."""
+
+    provider_id: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9-]{0,63}$", description="Registry id of the provider."
+    )
+    row: int | None = Field(
+        default=None, ge=0, description="The CSV row (access-team files); all when absent."
+    )
+
+
+@dataclass
+class IntakeApi:
+    """What the routes need at request time (set when the service starts)."""
+
+    service: IntakeService
+    pool: Callable[[], asyncpg.Pool]
+
+
+_JSON = ("application/json",)
+_CSV = ("text/csv",)
+
+
+async def _body(request: Request, limit: int, types: tuple[str, ...]) -> bytes:
+    """The request body, refusing a wrong content type (415) or one over the limit (413)."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in types:
+        raise Problem(
+            415,
+            "unsupported-media-type",
+            "The content type is not accepted here",
+            detail=f"Send {' or '.join(types)}.",
+            errors=[{"code": "malformed_payload", "detail": "wrong content type"}],
+        )
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(limit: int) -> Problem:
+    return Problem(
+        413,
+        "too-large",
+        "The request body is too large",
+        detail=f"The limit is {limit} bytes; see docs/partners/README.md.",
+        errors=[{"code": "invalid_value", "detail": "body over the size limit"}],
+    )
+
+
+def _location(outcome: SubmissionOutcome) -> str:
+    return f"/v1/submissions/{outcome.submission_id}"
+
+
+def _answer(outcome: SubmissionOutcome) -> Response:
+    """202 for what was accepted (or partly), a problem for a refusal or a conflict."""
+    location = _location(outcome)
+    if outcome.conflict:
+        raise Problem(
+            409,
+            "duplicate-reference",
+            "The reference was used before with different content",
+            detail="A correction is a new signal with a new reference.",
+            errors=[rejection_json(r) for r in outcome.rejections],
+            extensions={"submission_id": str(outcome.submission_id)},
+        )
+    if outcome.replayed and outcome.refused and outcome.stored_errors:
+        malformed = all(e.get("code") == "malformed_payload" for e in outcome.stored_errors)
+        raise Problem(
+            400 if malformed else 422,
+            "malformed-payload" if malformed else "invalid-submission",
+            "The submission was refused before",
+            detail="This repeats a submission that was refused; nothing was accepted.",
+            errors=list(outcome.stored_errors),
+            extensions={"submission_id": str(outcome.submission_id)},
+        )
+    if outcome.refused and not outcome.items and outcome.rejections:
+        raise _invalid(outcome)
+    if outcome.refused and len(outcome.items) <= 1 and outcome.rejections:
+        raise _invalid(outcome)
+    body = Accepted(
+        submission_id=outcome.submission_id,
+        status=outcome.status,
+        received_at=outcome.received_at.isoformat(),
+        status_url=location,
+        replayed=outcome.replayed,
+        items=[_item_json(item) for item in outcome.items] if len(outcome.items) > 1 else [],
+    )
+    return JSONResponse(
+        body.model_dump(mode="json"),
+        status_code=200 if outcome.replayed else 202,
+        headers={"Location": location},
+    )
+
+
+def _invalid(outcome: SubmissionOutcome) -> Problem:
+    count = len(outcome.rejections)
+    malformed = all(r.code.value == "malformed_payload" for r in outcome.rejections)
+    return Problem(
+        400 if malformed else 422,
+        "malformed-payload" if malformed else "invalid-submission",
+        "The submission could not be read"
+        if malformed
+        else "The submission does not match the agreed format",
+        detail=f"{count} problem(s) found; nothing of this submission was accepted.",
+        errors=[rejection_json(r) for r in outcome.rejections],
+        extensions={"submission_id": str(outcome.submission_id)},
+    )
+
+
+def _item_json(item: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {"item": item.item_no, "status": item.status}
+    if item.partner_reference:
+        data["partner_reference"] = item.partner_reference
+    if item.signal_id:
+        data["signal_id"] = str(item.signal_id)
+    if item.rejections:
+        data["rejections"] = [rejection_json(r) for r in item.rejections]
+    return data
+
+
+async def _in_transaction(
+    api: IntakeApi, work: Callable[[Any], Awaitable[SubmissionOutcome]]
+) -> SubmissionOutcome:
+    """Run a use case in one transaction; a store that cannot commit is a 503."""
+    for attempt in range(2):
+        try:
+            async with api.pool().acquire() as conn, conn.transaction():
+                return await work(conn)
+        except asyncpg.UniqueViolationError:
+            # The same submission arrived twice at once; the second attempt finds the first.
+            if attempt:
+                raise
+        except (OSError, asyncpg.PostgresError) as exc:
+            if is_transient_db_error(exc) or isinstance(exc, OSError):
+                raise Problem(
+                    503,
+                    "unavailable",
+                    "The submission could not be stored; nothing was accepted",
+                    detail="Retry with backoff.",
+                    headers={"Retry-After": "5"},
+                ) from exc
+            raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def build_router(api: IntakeApi, keys: Callable[[], KeyStore]) -> APIRouter:
+    """The intake API routes."""
+    router = APIRouter(prefix="/v1")
+    who = authenticate(keys)
+    responses = problem_responses(400, 401, 403, 409, 413, 415, 422, 503)
+    idem = Annotated[
+        str | None,
+        Header(alias="Idempotency-Key", max_length=128, pattern=r"^[\x21-\x7e]{1,128}$"),
+    ]
+
+    def incoming(
+        principal: Principal, source: Source, body: bytes, request: Request, key: str | None
+    ) -> Incoming:
+        return Incoming(
+            partner_id=principal.party_id,
+            source=source,
+            channel="http",
+            body=body,
+            content_type=request.headers.get("content-type", ""),
+            key_id=principal.key_id,
+            idempotency_key=key,
+            team=principal.attributes.get("team"),
+        )
+
+    async def submit_json(
+        request: Request, principal: Principal, source: Source, fmt: PartnerFormat, key: str | None
+    ) -> Response:
+        body = await _body(request, limits.MAX_JSON_SIGNAL_BYTES, _JSON)
+        item = incoming(principal, source, body, request, key)
+        outcome = await _in_transaction(
+            api, lambda conn: api.service.submit_signal(conn, item, fmt)
+        )
+        return _answer(outcome)
+
+    @router.post(
+        "/signals/igj",
+        status_code=202,
+        summary="IGJ submits one finding (JSON, docs/partners/igj.md)",
+        responses=responses,
+        openapi_extra=_json_body("igj"),
+    )
+    async def submit_igj(
+        request: Request,
+        principal: Annotated[Principal, Depends(require_scope(who, Scopes.IGJ))],
+        idempotency_key: idem = None,
+    ) -> Response:
+        return await submit_json(request, principal, Source.IGJ, PartnerFormat.IGJ, idempotency_key)
+
+    @router.post(
+        "/signals/police",
+        status_code=202,
+        summary="The police submit one incident (JSON, docs/partners/police.md)",
+        responses=responses,
+        openapi_extra=_json_body("police"),
+    )
+    async def submit_police(
+        request: Request,
+        principal: Annotated[Principal, Depends(require_scope(who, Scopes.POLICE))],
+        idempotency_key: idem = None,
+    ) -> Response:
+        return await submit_json(
+            request, principal, Source.POLICE, PartnerFormat.POLICE, idempotency_key
+        )
+
+    @router.post(
+        "/signals/access-team",
+        status_code=202,
+        summary="An access team uploads a CSV of signals (docs/partners/access-team.md)",
+        responses=responses,
+        openapi_extra=_csv_body(),
+    )
+    async def submit_access_team(
+        request: Request,
+        principal: Annotated[Principal, Depends(require_scope(who, Scopes.ACCESS_TEAM))],
+        idempotency_key: idem = None,
+    ) -> Response:
+        body = await _body(request, limits.MAX_ACCESS_TEAM_CSV_BYTES, _CSV)
+        item = incoming(principal, Source.ACCESS_TEAM, body, request, idempotency_key)
+        outcome = await _in_transaction(
+            api, lambda conn: api.service.submit_access_team_csv(conn, item)
+        )
+        return _answer(outcome)
+
+    @router.put(
+        "/providers/{provider_id}",
+        status_code=202,
+        summary="Contract management replaces a provider's registry entry",
+        responses=responses,
+        openapi_extra=_json_body("registry"),
+    )
+    async def put_provider(
+        request: Request,
+        provider_id: Annotated[str, _provider_id_path()],
+        principal: Annotated[Principal, Depends(require_scope(who, Scopes.REGISTRY))],
+        idempotency_key: idem = None,
+    ) -> Response:
+        body = await _body(request, limits.MAX_REGISTRY_BYTES, _JSON)
+        item = incoming(principal, Source.CONTRACT_MANAGEMENT, body, request, idempotency_key)
+        outcome = await _in_transaction(
+            api, lambda conn: api.service.put_provider(conn, item, provider_id)
+        )
+        return _answer(outcome)
+
+    @router.post(
+        "/providers/import",
+        status_code=202,
+        summary="Contract management imports registry entries (CSV)",
+        responses=responses,
+        openapi_extra=_csv_body(),
+    )
+    async def import_registry(
+        request: Request,
+        principal: Annotated[Principal, Depends(require_scope(who, Scopes.REGISTRY))],
+        idempotency_key: idem = None,
+    ) -> Response:
+        body = await _body(request, limits.MAX_IMPORT_CSV_BYTES, _CSV)
+        item = incoming(principal, Source.CONTRACT_MANAGEMENT, body, request, idempotency_key)
+        outcome = await _in_transaction(
+            api, lambda conn: api.service.import_registry_csv(conn, item)
+        )
+        return _answer(outcome)
+
+    @router.post(
+        "/providers/{provider_id}/indicators",
+        status_code=202,
+        summary="Contract management reports barrier-model indicators of a provider",
+        responses=responses,
+        openapi_extra=_json_body("indicators"),
+    )
+    async def report_indicators(
+        request: Request,
+        provider_id: Annotated[str, _provider_id_path()],
+        principal: Annotated[Principal, Depends(require_scope(who, Scopes.INDICATORS))],
+        idempotency_key: idem = None,
+    ) -> Response:
+        body = await _body(request, limits.MAX_INDICATORS_BYTES, _JSON)
+        item = incoming(principal, Source.CONTRACT_MANAGEMENT, body, request, idempotency_key)
+        outcome = await _in_transaction(
+            api, lambda conn: api.service.report_indicators(conn, item, provider_id)
+        )
+        return _answer(outcome)
+
+    @router.post(
+        "/indicators/import",
+        status_code=202,
+        summary="Contract management imports indicator reports (CSV)",
+        responses=responses,
+        openapi_extra=_csv_body(),
+    )
+    async def import_indicators(
+        request: Request,
+        principal: Annotated[Principal, Depends(require_scope(who, Scopes.INDICATORS))],
+        idempotency_key: idem = None,
+    ) -> Response:
+        body = await _body(request, limits.MAX_IMPORT_CSV_BYTES, _CSV)
+        item = incoming(principal, Source.CONTRACT_MANAGEMENT, body, request, idempotency_key)
+        outcome = await _in_transaction(
+            api, lambda conn: api.service.import_indicators_csv(conn, item)
+        )
+        return _answer(outcome)
+
+    @router.get(
+        "/submissions/{submission_id}",
+        summary="What became of a submission, past intake (own submissions only)",
+        responses=problem_responses(401, 404, 422),
+    )
+    async def get_submission(
+        submission_id: UUID, principal: Annotated[Principal, Depends(who)]
+    ) -> dict[str, Any]:
+        from zicht_intake.adapters.status import submission_status  # noqa: PLC0415
+
+        async with api.pool().acquire() as conn:
+            found = await submission_status(
+                conn, submission_id, None if principal.may(Scopes.OPERATOR) else principal.party_id
+            )
+        if found is None:
+            raise Problem(404, "not-found", "No such submission of this partner")
+        return found
+
+    @router.get(
+        "/submissions",
+        summary="The partner's own submissions, newest first",
+        responses=problem_responses(401, 422),
+    )
+    async def list_submissions(
+        principal: Annotated[Principal, Depends(who)],
+        partner_reference: Annotated[str | None, Query(max_length=200)] = None,
+        status: Annotated[
+            str | None,
+            Query(pattern="^(received|accepted|partially_accepted|rejected|needs_provider)$"),
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        provider_id: Annotated[str | None, Query(max_length=64)] = None,
+    ) -> dict[str, Any]:
+        from zicht_intake.adapters.status import list_submissions as listing  # noqa: PLC0415
+
+        async with api.pool().acquire() as conn:
+            items = await listing(
+                conn,
+                None if principal.may(Scopes.OPERATOR) else principal.party_id,
+                partner_reference=partner_reference,
+                status=status,
+                limit=limit,
+                provider_id=provider_id,
+            )
+        return {"submissions": items}
+
+    @router.post(
+        "/submissions/{submission_id}/provider",
+        summary="An operator names the provider of a signal waiting as needs provider",
+        responses=problem_responses(401, 403, 404, 409, 422),
+    )
+    async def resolve_provider(
+        submission_id: UUID,
+        command: ResolveProvider,
+        principal: Annotated[
+            Principal, Depends(require_scope(who, Scopes.OPERATOR, code="forbidden"))
+        ],
+    ) -> dict[str, Any]:
+        async with api.pool().acquire() as conn, conn.transaction():
+            done = await api.service.resolve_provider(
+                conn,
+                submission_id,
+                command.provider_id,
+                item_no=command.row,
+                operator=f"operator:{principal.party_id}",
+            )
+        if done is None:
+            raise Problem(
+                422,
+                "invalid-submission",
+                "No such provider in the registry",
+                errors=[
+                    {
+                        "code": "invalid_value",
+                        "pointer": "/provider_id",
+                        "detail": "not a registered provider",
+                    }
+                ],
+            )
+        if not done:
+            raise Problem(409, "conflict", "No signal of this submission waits for a provider")
+        return {"submission_id": str(submission_id), "resolved": [str(s) for s in done]}
+
+    return router
+
+
+def _provider_id_path() -> Any:
+    from fastapi import Path  # noqa: PLC0415
+
+    return Path(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$", description="Registry id of the provider.")
+
+
+def _json_body(fmt: str) -> dict[str, Any]:
+    from zicht_intake.domain import format_schema  # noqa: PLC0415
+
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": inline_refs(format_schema(PartnerFormat(fmt)))}
+            },
+        }
+    }
+
+
+def _csv_body() -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }
+    }
+
+
+def _unused(*_: Any) -> None:
+    json.dumps({})
