@@ -354,3 +354,44 @@ async def test_a_fall_reaches_exactly_those_told_of_the_rise(
     assert {d.data.subscriber_id for d in delivered} == {"GM0153"}
     kinds = [json.loads(b)["data"]["level"] for _, b in receiver.at(path)]
     assert kinds == ["orange", "green"]
+
+
+async def test_a_retry_holds_back_later_alerts_about_the_same_provider(
+    notify: Notify, receiver: Receiver
+) -> None:
+    pid = f"prv-{uuid.uuid4().hex[:8]}"
+    path = f"/hooks/{pid}/GM0153"
+    receiver.answers[path] = [503, 503]
+    await publish(notify.bootstrap, new_event(provider(pid), source=UPSTREAM))
+    await known(notify, pid)
+    await subscribe(notify, "GM0153", receiver.url(path), providers=[pid])
+    first = new_event(assessed(pid, Outcome.INVESTIGATE), source=UPSTREAM)
+    second = new_event(assessed(pid, Outcome.INVESTIGATE, category="violence"), source=UPSTREAM)
+    await publish(notify.bootstrap, first, second)
+
+    await events_on(
+        notify.bootstrap, topics.ALERT_DELIVERED, AlertDeliveredV1,
+        lambda e: e.data.provider_id == pid, expected=2, within=60,
+    )  # fmt: skip
+    causes = [json.loads(body)["causationid"] for _, body in receiver.at(path)]
+    assert causes == [first.id, first.id, first.id, second.id]
+
+
+async def test_a_criminal_referral_reaches_the_riec_table_and_no_municipality(
+    notify: Notify, receiver: Receiver
+) -> None:
+    pid = f"prv-{uuid.uuid4().hex[:8]}"
+    await publish(notify.bootstrap, new_event(provider(pid), source=UPSTREAM))
+    await known(notify, pid)
+    await subscribe(notify, "riec-on-zorgfraude", receiver.url(f"/hooks/{pid}/riec"),
+                    providers=[pid])  # fmt: skip
+    await subscribe(notify, "GM0153", receiver.url(f"/hooks/{pid}/GM0153"), providers=[pid])
+    event = assessed(pid, Outcome.CRIMINAL_REFERRAL, category="legitimacy")
+    await publish(notify.bootstrap, new_event(event, source=UPSTREAM))
+
+    delivered = await events_on(
+        notify.bootstrap, topics.ALERT_DELIVERED, AlertDeliveredV1,
+        lambda e: e.data.provider_id == pid, within=60,
+    )  # fmt: skip
+    assert [d.data.subscriber_id for d in delivered] == ["riec-on-zorgfraude"]
+    assert receiver.at(f"/hooks/{pid}/GM0153") == []

@@ -209,8 +209,11 @@ async def test_a_replay_under_the_same_model_publishes_nothing_twice(scoring: Sc
     await changes(scoring, pid, 1)
 
     first = await scoring.service.replay(scoring.pool, scoring.service.model, at=NOW)
+    scores = await scoring.pool.fetch("SELECT provider_id, score, level FROM risk ORDER BY 1")
     second = await scoring.service.replay(scoring.pool, scoring.service.model, at=NOW)
+    again = await scoring.pool.fetch("SELECT provider_id, score, level FROM risk ORDER BY 1")
 
     assert second.published == 0
+    assert [tuple(r) for r in again] == [tuple(r) for r in scores]
     assert first.providers >= 1
     assert len(await changes(scoring, pid, 1)) == 1

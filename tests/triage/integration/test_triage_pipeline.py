@@ -6,6 +6,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib.resources import files
 from typing import Any
 
 import asyncpg
@@ -36,6 +37,8 @@ from zicht_schemas import (
 )
 from zicht_triage.app import create_app, create_kit, create_service
 from zicht_triage.config import TriageSettings
+from zicht_triage.domain import load_framework
+from zicht_triage.service import TriageService
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -53,6 +56,7 @@ class Triage:
     settings: TriageSettings
     clock: SteppingClock
     key: str
+    service: TriageService
 
     @property
     def auth(self) -> dict[str, str]:
@@ -80,7 +84,7 @@ async def triage(databases: PostgresDatabases, kafka_bootstrap: str) -> AsyncIte
         key = (await KeyStore(kit.pool).create("supervisor-twente", ["supervisor"])).secret
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://triage") as client:
-            yield Triage(client, kit, kit.pool, kafka_bootstrap, settings, clock, key)
+            yield Triage(client, kit, kit.pool, kafka_bootstrap, settings, clock, key, service)
     await databases.drop(url)
 
 
@@ -269,3 +273,48 @@ async def test_signals_outside_the_region_and_wlz_are_not_investigated(triage: T
 
     assert raid_decision.outcome == "out_of_region"
     assert wlz_decision.outcome == "out_of_scope"
+
+
+async def test_reassessment_publishes_only_the_decisions_a_new_version_changes(
+    triage: Triage,
+) -> None:
+    pid = f"prv-{uuid.uuid4().hex[:8]}"
+    financial = signal(pid, category="financial")
+    calamity = signal(pid, category="calamity", severity="high")
+    await publish(triage.bootstrap, new_event(provider(pid), source=INTAKE))
+    await publish(
+        triage.bootstrap, new_event(financial, source=INTAKE), new_event(calamity, source=INTAKE)
+    )
+    before_financial, before_calamity = await assessed(triage, financial, calamity)
+    text = files("zicht_triage").joinpath("frameworks/2025.1.yaml").read_text("utf-8")
+    text = text.replace('version: "2025.1"', 'version: "2026.1"')
+    # 2026.1: a financial signal is no longer for information but not investigated.
+    text = text.replace(
+        "when: {input: category, is: financial}\n    outcome: for_information",
+        "when: {input: category, is: financial}\n    outcome: no_investigation",
+    )
+    framework = load_framework(text, origin="2026.1.yaml")
+
+    first = await triage.service.reassess(triage.pool, framework)
+    second = await triage.service.reassess(triage.pool, framework)
+    await triage.kit.relay.relay_once()
+
+    assert first.to_version == "2026.1"
+    assert first.changed >= 1
+    assert second.changed == 0
+    reassessed = await events_on(
+        triage.bootstrap, topics.SIGNAL_ASSESSED, SignalAssessedV1,
+        lambda e: e.data.provider_id == pid and e.data.reassessment is not None, within=60,
+    )  # fmt: skip
+    [again] = [e.data for e in reassessed]
+    assert again.signal_id == financial.signal_id
+    assert again.outcome == "no_investigation"
+    assert again.framework_version == "2026.1"
+    assert again.reassessment is not None
+    assert again.reassessment.previous_outcome == before_financial.outcome == "for_information"
+    assert again.reassessment.previous_framework_version == "2025.1"
+    assert before_calamity.outcome == "investigate"
+    explained = await triage.client.get(
+        f"/v1/signals/{financial.signal_id}/assessment", headers=triage.auth
+    )
+    assert explained.json()["framework_version"] == "2026.1"

@@ -293,6 +293,15 @@ class NotifyService:
                        s.previous_secret_expires_at, s.paused, s.deleted_at
                 FROM alerts a LEFT JOIN subscriptions s USING (subscription_id)
                 WHERE a.state IN ('pending', 'retrying') AND a.next_attempt_at <= $1
+                  -- Order: an alert waits while an earlier one to the same subscriber about
+                  -- the same provider is still on its way (a retry holds back the rest).
+                  AND NOT EXISTS (
+                      SELECT 1 FROM alerts e
+                      WHERE e.subscriber_kind = a.subscriber_kind
+                        AND e.subscriber_id = a.subscriber_id
+                        AND e.provider_id = a.provider_id
+                        AND e.state IN ('pending', 'retrying')
+                        AND e.seq < a.seq)
                 ORDER BY a.next_attempt_at
                 LIMIT $2
                 FOR UPDATE OF a SKIP LOCKED
