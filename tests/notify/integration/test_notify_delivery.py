@@ -395,3 +395,25 @@ async def test_a_criminal_referral_reaches_the_riec_table_and_no_municipality(
     )  # fmt: skip
     assert [d.data.subscriber_id for d in delivered] == ["riec-on-zorgfraude"]
     assert receiver.at(f"/hooks/{pid}/GM0153") == []
+
+
+async def test_an_endpoint_answering_410_gone_pauses_its_subscription(
+    notify: Notify, receiver: Receiver
+) -> None:
+    pid = f"prv-{uuid.uuid4().hex[:8]}"
+    path = f"/hooks/{pid}/GM0153"
+    receiver.answers[path] = [410]
+    await publish(notify.bootstrap, new_event(provider(pid), source=UPSTREAM))
+    await known(notify, pid)
+    sub = await subscribe(notify, "GM0153", receiver.url(path), providers=[pid])
+    await publish(notify.bootstrap, new_event(assessed(pid, Outcome.INVESTIGATE), source=UPSTREAM))
+
+    [failed] = await events_on(
+        notify.bootstrap, topics.ALERT_FAILED, AlertFailedV1,
+        lambda e: e.data.provider_id == pid, within=60,
+    )  # fmt: skip
+    now = await notify.client.get(
+        f"/v1/subscriptions/{sub['subscription_id']}", headers=notify.auth("GM0153")
+    )
+    assert failed.data.failure_reason == "endpoint_gone"
+    assert now.json()["paused"] is True

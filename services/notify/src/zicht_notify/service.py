@@ -464,6 +464,18 @@ class NotifyService:
                 reason.value,
                 error,
             )
+            if reason is AlertFailureReason.ENDPOINT_GONE and row["subscription_id"] is not None:
+                # 410 Gone: the endpoint says it will not come back; stop sending to it.
+                await conn.execute(
+                    "UPDATE subscriptions SET paused = true, updated_at = $2 "
+                    "WHERE subscription_id = $1",
+                    row["subscription_id"],
+                    now,
+                )
+                log.warning(
+                    "subscription paused: its endpoint answered 410 Gone",
+                    extra={"zicht.subscriber_id": row["subscriber_id"]},
+                )
             await self._publish_failed(
                 conn,
                 alert_id=row["alert_id"],
