@@ -72,6 +72,8 @@ def subscribe_batch(
         batch=True,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
+        session_timeout_ms=settings.kafka_session_timeout_ms,
+        heartbeat_interval_ms=settings.kafka_session_timeout_ms // 3,
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
         max_records=settings.kafka_max_batch,
         batch_timeout_ms=max(settings.kafka_fetch_max_wait_ms, 10),

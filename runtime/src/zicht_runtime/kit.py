@@ -98,9 +98,14 @@ class ServiceKit:
         return source_urn(self.settings.oin, self.settings.service_name)
 
     def group_of(self, spec: ConsumerSpec | RecordConsumerSpec) -> str:
-        """The consumer group of a subscription (the service name unless given)."""
-        default = self.settings.kafka_consumer_group or f"zicht-{self.settings.service_name}"
-        return spec.group or default
+        """The consumer group of a subscription: one group per service and topic.
+
+        A group per topic means a member joining or leaving one subscription never makes the
+        service's other subscriptions rebalance; instances of the service scale each topic's
+        group together.
+        """
+        base = self.settings.kafka_consumer_group or f"zicht-{self.settings.service_name}"
+        return spec.group or f"{base}.{spec.topic}"
 
     async def start(self) -> None:
         """Open the pool, migrate, create topics, subscribe, and start the relay."""

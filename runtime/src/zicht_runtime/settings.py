@@ -61,6 +61,12 @@ class ServiceSettings(BaseSettings):
     kafka_max_batch: int = Field(
         default=500, ge=1, description="Most records a batch subscriber handles at once."
     )
+    kafka_session_timeout_ms: int = Field(
+        default=10_000,
+        ge=6_000,
+        description="Consumer-group session timeout: how long a silent member keeps its "
+        "partitions; a group join on the local broker takes about half of it.",
+    )
     kafka_consumer_group: str = Field(
         default="",
         description="Consumer group of this service's subscribers; empty: zicht-<service name>.",

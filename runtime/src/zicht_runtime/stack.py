@@ -37,7 +37,7 @@ from zicht_schemas.regions import regions
 __all__ = ["SERVICES", "main"]
 
 SERVICES: tuple[str, ...] = ("intake", "triage", "scoring", "notify")
-_READY_TIMEOUT_S = 90.0
+_READY_TIMEOUT_S = 180.0
 
 
 @dataclass
@@ -117,6 +117,11 @@ def _start_services(
             "ZICHT_HTTP_PORT": str(port),
             "ZICHT_DATABASE_URL": database_url,
             "ZICHT_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            # Quicker group joins on the local broker (it answers a join after half of it).
+            "ZICHT_KAFKA_SESSION_TIMEOUT_MS": os.environ.get(
+                "ZICHT_KAFKA_SESSION_TIMEOUT_MS", "6000"
+            ),
+            "ZICHT_LINK_BASE_URL": f"http://127.0.0.1:{base_port + 3}/v1/providers",
         }
         log = (log_dir / f"{name}.log").open("ab")
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and module

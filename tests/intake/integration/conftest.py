@@ -26,6 +26,7 @@ async def intake(databases: PostgresDatabases, kafka_bootstrap: str) -> AsyncIte
         database_url=url,
         kafka_bootstrap_servers=kafka_bootstrap,
         kafka_consumer_group=f"intake-test-{uuid.uuid4().hex[:8]}",
+        kafka_session_timeout_ms=6000,
         outbox_poll_interval_s=0.2,
         kafka_fetch_max_wait_ms=20,
         log_json=False,

@@ -36,6 +36,7 @@ async def test_a_submission_accepted_while_the_broker_is_paused_is_published_whe
             database_url=url,
             kafka_bootstrap_servers=broker.bootstrap_servers,
             kafka_consumer_group=f"intake-paused-{uuid.uuid4().hex[:8]}",
+            kafka_session_timeout_ms=6000,
             outbox_poll_interval_s=0.2,
             log_json=False,
         )

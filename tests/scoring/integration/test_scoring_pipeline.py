@@ -72,6 +72,7 @@ async def scoring(databases: PostgresDatabases, kafka_bootstrap: str) -> AsyncIt
         database_url=url,
         kafka_bootstrap_servers=kafka_bootstrap,
         kafka_consumer_group=f"scoring-test-{uuid.uuid4().hex[:8]}",
+        kafka_session_timeout_ms=6000,
         outbox_poll_interval_s=0.2,
         kafka_fetch_max_wait_ms=20,
         log_json=False,
