@@ -38,7 +38,7 @@ async def intake(databases: PostgresDatabases, kafka_bootstrap: str) -> AsyncIte
     root = logging.getLogger()
     root.addHandler(lines)
     previous_level = root.level
-    root.setLevel(logging.DEBUG)
+    root.setLevel(logging.INFO)
     service = create_service(settings, clock)
     kit = create_kit(settings, service)
     app = create_app(settings, clock=clock, kit=kit)
