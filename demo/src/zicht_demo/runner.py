@@ -14,9 +14,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from rich.console import Console
 from rich.live import Live
@@ -160,13 +161,17 @@ async def _seed(
     stop: asyncio.Event,
     *,
     live: bool,
+    registered: asyncio.Event,
 ) -> SeedReport | None:
     """Seed the region; None when stopped first."""
     with SeedingProgress(console, live=live) as progress:
         seeding = asyncio.create_task(
             # The receiver answers once every secret is known, before any alert can be raised.
-            seed_region(client, region, receiver, progress=progress, subscribed=receiver.start)
-        )
+            seed_region(
+                client, region, receiver, progress=progress, subscribed=receiver.start,
+                registered=registered.set,
+            )
+        )  # fmt: skip
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({seeding, stopping}, return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()
@@ -190,15 +195,14 @@ async def _run(
     *,
     console: Console,
     stop: asyncio.Event,
+    tally: SendTally,
+    sending: asyncio.Task[None],
 ) -> None:
-    """Generate and watch until stopped, then print the last look."""
+    """Watch until stopped while the generator sends, then print the last look."""
     if options.duration_s is not None:
         # Counted from here: seeding takes as long as it takes, the demo then runs S seconds.
         asyncio.get_running_loop().call_later(options.duration_s, stop.set)
-    tally = SendTally()
-    generator = SignalGenerator(region, options.seed)
     watcher = Watcher(client, receiver, tally, providers=len(region.providers), rate=options.rate)
-    sending = asyncio.create_task(generate(client, generator, tally, rate=options.rate, stop=stop))
     try:
         await _watch(watcher, console, stop, live=options.view and console.is_terminal)
     finally:
@@ -240,13 +244,47 @@ async def run_demo(options: RunOptions, console: Console) -> int:
         async with ZichtClient(options.endpoints, keys) as client:
             await _ready(client, stop)
             live = options.view and console.is_terminal
-            if (
-                stop.is_set()
-                or await _seed(client, region, receiver, console, stop, live=live) is None
-            ):
+            if stop.is_set():
+                return 0
+            # Signals start once the registry is in, while indicators are still being sent,
+            # so providers change colour within a minute of start.
+            tally = SendTally()
+            registered = asyncio.Event()
+            sending = asyncio.create_task(
+                _when(registered, stop, generate(
+                    client, SignalGenerator(region, options.seed), tally,
+                    rate=options.rate, stop=stop,
+                ))
+            )  # fmt: skip
+            try:
+                seeded = await _seed(
+                    client, region, receiver, console, stop, live=live, registered=registered
+                )
+            except BaseException:
+                stop.set()
+                await sending
+                raise
+            if seeded is None:
+                stop.set()
+                await sending
                 return 0
             say(console, f"webhooks arrive at {receiver.base_url}/hooks/<subscriber>")
-            await _run(client, region, receiver, options, console=console, stop=stop)
+            await _run(
+                client, region, receiver, options, console=console, stop=stop, tally=tally,
+                sending=sending,
+            )  # fmt: skip
     finally:
         receiver.stop()
     return 0
+
+
+async def _when(go: asyncio.Event, stop: asyncio.Event, work: Coroutine[Any, Any, None]) -> None:
+    """Run ``work`` once ``go`` is set; drop it when ``stop`` comes first."""
+    waiting = {asyncio.ensure_future(go.wait()), asyncio.ensure_future(stop.wait())}
+    await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+    for task in waiting:
+        task.cancel()
+    if stop.is_set():
+        work.close()
+        return
+    await work

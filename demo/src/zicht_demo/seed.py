@@ -137,6 +137,7 @@ async def seed_region(
     *,
     progress: Progress | None = None,
     subscribed: Callable[[], None] | None = None,
+    registered: Callable[[], None] | None = None,
     concurrency: int = 16,
 ) -> SeedReport:
     """Point every subscriber at the receiver, then put the region into Zicht.
@@ -149,6 +150,8 @@ async def seed_region(
         region: The synthetic region.
         receiver: The local receiver; it learns each subscription's secret.
         progress: Called after each item of each step.
+        registered: Called once every registry entry is in (signals can then be matched to
+            their providers, so the generator may start while indicators are still sent).
         subscribed: Called once every subscription is in place and its secret known (the
             moment the receiver may start answering).
         concurrency: Requests in flight at once.
@@ -182,6 +185,8 @@ async def seed_region(
         tell("registry", done["registry"], len(region.providers))
 
     await _each(list(region.providers), register, concurrency)
+    if registered is not None:
+        registered()
 
     reports = [(p, r) for p in region.providers for r in p.indicator_reports]
 
