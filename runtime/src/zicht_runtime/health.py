@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
-__all__ = ["ReadinessCheck", "health_router"]
+__all__ = ["ReadinessCheck", "health_router", "metrics_router"]
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
 
@@ -39,5 +39,18 @@ def health_router(checks: Mapping[str, ReadinessCheck]) -> APIRouter:
             {"status": "ready" if ready else "not ready", "checks": results},
             status_code=200 if ready else 503,
         )
+
+    return router
+
+
+def metrics_router() -> APIRouter:
+    """``/metrics``: the process's metrics in the Prometheus text format, for scraping."""
+    from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest  # noqa: PLC0415
+
+    router = APIRouter(tags=["health"])
+
+    @router.get("/metrics", summary="Metrics for Prometheus", response_class=Response)
+    async def scrape() -> Response:
+        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
     return router

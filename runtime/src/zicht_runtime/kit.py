@@ -25,7 +25,7 @@ from pydantic import BaseModel
 
 from zicht_runtime.consumer import BatchProcessor, EventHandler, RecordBatchProcessor, RecordHandler
 from zicht_runtime.db import create_pool
-from zicht_runtime.health import ReadinessCheck, health_router
+from zicht_runtime.health import ReadinessCheck, health_router, metrics_router
 from zicht_runtime.kafka import AiokafkaSender, create_broker, ensure_topics, subscribe_batch
 from zicht_runtime.migrations import RUNTIME_MIGRATIONS, apply_migrations
 from zicht_runtime.outbox import OutboxRelay
@@ -243,6 +243,7 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
     app.include_router(health_router(kit.readiness_checks()))
+    app.include_router(metrics_router())
     FastAPIInstrumentor.instrument_app(app, tracer_provider=kit.telemetry.tracer_provider)
     return app
 

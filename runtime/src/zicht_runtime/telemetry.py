@@ -110,6 +110,14 @@ def setup_telemetry(
 
         processors.append(BatchSpanProcessor(OTLPSpanExporter()))
         readers.append(PeriodicExportingMetricReader(OTLPMetricExporter()))
+    if set_global:
+        # The process's own metrics are also scraped at /metrics (Prometheus text format);
+        # the reader registers with prometheus_client's registry, one per process.
+        from opentelemetry.exporter.prometheus import (  # noqa: PLC0415 - only for the process
+            PrometheusMetricReader,
+        )
+
+        readers.append(PrometheusMetricReader())
     for processor in processors:
         tracer_provider.add_span_processor(processor)
     meter_provider = MeterProvider(resource=resource, metric_readers=readers)

@@ -218,3 +218,21 @@ async def test_a_replay_under_the_same_model_publishes_nothing_twice(scoring: Sc
     assert [tuple(r) for r in again] == [tuple(r) for r in scores]
     assert first.providers >= 1
     assert len(await changes(scoring, pid, 1)) == 1
+
+
+async def test_metrics_are_scraped_in_the_prometheus_text_format(scoring: Scoring) -> None:
+    pid = f"prv-{uuid.uuid4().hex[:8]}"
+    await publish(scoring.bootstrap, new_event(provider(pid), source=UPSTREAM))
+    await publish(scoring.bootstrap, new_event(indicators(pid, profit_margin=0.3), source=UPSTREAM))
+    await changes(scoring, pid, 1)
+
+    answer = await scoring.client.get("/metrics")
+
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/plain")
+    processed = [
+        line for line in answer.text.splitlines()
+        if line.startswith("zicht_events_processed") and "indicators-reported" in line
+    ]  # fmt: skip
+    assert processed, answer.text[:2000]
+    assert float(processed[0].rsplit(" ", 1)[1]) >= 1
