@@ -302,3 +302,38 @@ async def test_no_bsn_reaches_any_event_topic_or_dead_letter_topic(intake: Intak
         kept = await conn.fetch("SELECT draft::text AS d, free_text FROM signals")
     assert kept
     assert not [r for r in kept if BSN.search((r["d"] + (r["free_text"] or "")).encode())]
+
+
+@pytest.mark.parametrize(
+    ("path", "example", "invalid"),
+    [("/v1/providers/import", "registry.csv", "registry-invalid.csv"),
+     ("/v1/indicators/import", "indicators.csv", "indicators-invalid.csv")],
+)  # fmt: skip
+async def test_contract_managements_csv_imports_accept_and_refuse_each_provider_on_its_own(
+    intake: Intake, path: str, example: str, invalid: str
+) -> None:
+    headers = {**intake.auth("contract-management"), "Content-Type": "text/csv; charset=utf-8"}
+
+    good = await intake.client.post(path, content=(EXAMPLES / example).read_bytes(),
+                                    headers=headers)  # fmt: skip
+    mixed = await intake.client.post(path, content=(EXAMPLES / invalid).read_bytes(),
+                                     headers=headers)  # fmt: skip
+
+    assert good.status_code == 202, good.text
+    assert good.json()["status"] == "accepted"
+    status = (
+        await intake.client.get(
+            good.headers["Location"], headers=intake.auth("contract-management")
+        )
+    ).json()
+    assert status["items"]
+    assert {item["status"] for item in status["items"]} <= {"accepted", "published"}
+    # The documented invalid examples accept some providers and refuse the others.
+    assert mixed.status_code == 202, mixed.text
+    assert mixed.json()["status"] == "partially_accepted"
+    items = (
+        await intake.client.get(mixed.headers["Location"],
+                                headers=intake.auth("contract-management"))
+    ).json()["items"]  # fmt: skip
+    assert any(item["status"] == "rejected" and item["rejections"] for item in items)
+    assert any(item["status"] in {"accepted", "published"} for item in items)

@@ -11,7 +11,7 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -477,32 +477,51 @@ class IntakeService:
         self, conn: DbConnection, incoming: Incoming
     ) -> SubmissionOutcome:
         """A registry CSV: each provider accepted or rejected on its own."""
+        return await self._import_per_provider(
+            conn,
+            incoming,
+            SubmissionKind.REGISTRY_CSV,
+            lambda now: parse_registry_csv(incoming.body, today=now.date()),
+            self._save_entry,
+        )
+
+    async def _import_per_provider(
+        self,
+        conn: DbConnection,
+        incoming: Incoming,
+        kind: str,
+        parse: Callable[[datetime], Refusal | Sequence[Any]],
+        accept: Callable[[DbConnection, UUID, int, str, Any, datetime], Awaitable[ItemResult]],
+    ) -> SubmissionOutcome:
+        """A CSV import whose parts (one per provider) are accepted or rejected on their own.
+
+        ``parse`` gives a file-level refusal or parts with ``provider_id`` and ``result``
+        (a refusal or what ``accept`` stores and publishes).
+        """
         now = self.clock.now()
-        earlier = await self._earlier(conn, incoming, SubmissionKind.REGISTRY_CSV, None, now)
+        earlier = await self._earlier(conn, incoming, kind, None, now)
         if earlier is not None:
             return earlier
         submission_id = uuid.uuid4()
-        await self._store_raw(conn, incoming, SubmissionKind.REGISTRY_CSV, None, submission_id, now)
-        parsed = parse_registry_csv(incoming.body, today=now.date())
+        await self._store_raw(conn, incoming, kind, None, submission_id, now)
+        parsed = parse(now)
         if isinstance(parsed, Refusal):
             return await self._refuse(
                 conn, incoming, submission_id, None, now, parsed, publish=False
             )
         items = []
-        for no, provider in enumerate(parsed, start=1):
-            if isinstance(provider.result, Refusal):
+        for no, part in enumerate(parsed, start=1):
+            if isinstance(part.result, Refusal):
                 item = ItemResult(
                     no,
-                    provider.provider_id,
+                    part.provider_id,
                     "rejected",
-                    provider_id=provider.provider_id,
-                    rejections=provider.result.rejections,
+                    provider_id=part.provider_id,
+                    rejections=part.result.rejections,
                 )
                 await self._store_item(conn, submission_id, item)
             else:
-                item = await self._save_entry(
-                    conn, submission_id, no, provider.provider_id, provider.result, now
-                )
+                item = await accept(conn, submission_id, no, part.provider_id, part.result, now)
             items.append(item)
         status = _overall(items)
         await db.set_submission_status(conn, submission_id, status, [])
@@ -637,38 +656,13 @@ class IntakeService:
         self, conn: DbConnection, incoming: Incoming
     ) -> SubmissionOutcome:
         """An indicator CSV: each provider's report accepted or rejected on its own."""
-        now = self.clock.now()
-        earlier = await self._earlier(conn, incoming, SubmissionKind.INDICATORS_CSV, None, now)
-        if earlier is not None:
-            return earlier
-        submission_id = uuid.uuid4()
-        await self._store_raw(
-            conn, incoming, SubmissionKind.INDICATORS_CSV, None, submission_id, now
+        return await self._import_per_provider(
+            conn,
+            incoming,
+            SubmissionKind.INDICATORS_CSV,
+            lambda now: parse_indicators_csv(incoming.body, received_at=now),
+            self._publish_report,
         )
-        parsed = parse_indicators_csv(incoming.body, received_at=now)
-        if isinstance(parsed, Refusal):
-            return await self._refuse(
-                conn, incoming, submission_id, None, now, parsed, publish=False
-            )
-        items = []
-        for no, report in enumerate(parsed, start=1):
-            if isinstance(report.result, Refusal):
-                item = ItemResult(
-                    no,
-                    report.provider_id,
-                    "rejected",
-                    provider_id=report.provider_id,
-                    rejections=report.result.rejections,
-                )
-                await self._store_item(conn, submission_id, item)
-            else:
-                item = await self._publish_report(
-                    conn, submission_id, no, report.provider_id, report.result, now
-                )
-            items.append(item)
-        status = _overall(items)
-        await db.set_submission_status(conn, submission_id, status, [])
-        return SubmissionOutcome(submission_id, status, now, items=tuple(items))
 
     async def _publish_report(  # noqa: PLR0917  # the steps of one use case, called in its order
         self,

@@ -12,10 +12,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-import uvicorn
-
-from zicht_runtime.auth import keys_main
-from zicht_runtime.logs import configure_logging
+from zicht_runtime.cli import run_with_kit, service_main
 from zicht_scoring.api import ROLES
 from zicht_scoring.app import create_app, create_kit, create_service
 from zicht_scoring.config import ScoringSettings
@@ -42,12 +39,7 @@ def _replay(argv: list[str], settings: ScoringSettings) -> int:
     async def run() -> int:
         service = create_service(settings)
         kit = create_kit(settings, service)
-        await kit.start()
-        try:
-            report = await service.replay(kit.pool, model, at=args.at)
-            await kit.relay.relay_once()
-        finally:
-            await kit.stop()
+        report = await run_with_kit(kit, lambda: service.replay(kit.pool, model, at=args.at))
         print(
             f"replayed {report.providers} providers under model {report.model_version}: "
             f"{report.published} changes published"
@@ -59,22 +51,14 @@ def _replay(argv: list[str], settings: ScoringSettings) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Serve (no arguments), manage API keys (``keys``) or rebuild scores (``replay``)."""
-    args = sys.argv[1:] if argv is None else argv
-    settings = ScoringSettings()
-    if args[:1] == ["keys"]:
-        return keys_main(args[1:], settings, roles=ROLES, prog="python -m zicht_scoring")
-    if args[:1] == ["replay"]:
-        return _replay(args[1:], settings)
-    configure_logging(settings.service_name, settings.log_level, json_lines=settings.log_json)
-    try:
-        app = create_app(settings)
-    except ModelError as exc:
-        print(f"scoring cannot start: the risk model is refused: {exc}", file=sys.stderr)
-        return 2
-    uvicorn.run(
-        app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False
+    return service_main(
+        argv,
+        settings=ScoringSettings(),
+        create_app=create_app,
+        roles=ROLES,
+        commands={"replay": _replay},
+        refused=(ModelError, "the risk model is refused"),
     )
-    return 0
 
 
 if __name__ == "__main__":

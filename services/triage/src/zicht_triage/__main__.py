@@ -11,11 +11,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-import uvicorn
-
-from zicht_runtime.auth import keys_main
-from zicht_runtime.kit import ServiceKit
-from zicht_runtime.logs import configure_logging
+from zicht_runtime.cli import run_with_kit, service_main
 from zicht_triage.api import ROLES
 from zicht_triage.app import create_app, create_kit, create_service
 from zicht_triage.config import TriageSettings
@@ -40,13 +36,8 @@ def _reassess(argv: list[str], settings: TriageSettings) -> int:
 
     async def run() -> int:
         service = create_service(settings)
-        kit: ServiceKit = create_kit(settings, service)
-        await kit.start()  # migrations, topics and the outbox relay that publishes
-        try:
-            report = await service.reassess(kit.pool, framework)
-            await kit.relay.relay_once()
-        finally:
-            await kit.stop()
+        kit = create_kit(settings, service)
+        report = await run_with_kit(kit, lambda: service.reassess(kit.pool, framework))
         print(
             f"re-assessed {report.assessed} signals decided under "
             f"{', '.join(report.from_versions) or '-'} with {report.to_version}: "
@@ -59,22 +50,14 @@ def _reassess(argv: list[str], settings: TriageSettings) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Serve (no arguments), manage API keys (``keys``) or re-assess (``reassess``)."""
-    args = sys.argv[1:] if argv is None else argv
-    settings = TriageSettings()
-    if args[:1] == ["keys"]:
-        return keys_main(args[1:], settings, roles=ROLES, prog="python -m zicht_triage")
-    if args[:1] == ["reassess"]:
-        return _reassess(args[1:], settings)
-    configure_logging(settings.service_name, settings.log_level, json_lines=settings.log_json)
-    try:
-        app = create_app(settings)
-    except FrameworkError as exc:
-        print(f"triage cannot start: the assessment framework is refused: {exc}", file=sys.stderr)
-        return 2
-    uvicorn.run(
-        app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False
+    return service_main(
+        argv,
+        settings=TriageSettings(),
+        create_app=create_app,
+        roles=ROLES,
+        commands={"reassess": _reassess},
+        refused=(FrameworkError, "the assessment framework is refused"),
     )
-    return 0
 
 
 if __name__ == "__main__":
