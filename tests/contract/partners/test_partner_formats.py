@@ -23,6 +23,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator, ValidationError
 
+from support.markdown_tables import Row, Table, tables_under
 from zicht_schemas.codes import (
     SHORTCOMING_KIND,
     CareService,
@@ -84,8 +85,6 @@ FORMAT_PAGES = {
     "indicators.schema.json": "indicators.md",
 }
 
-Row = dict[str, str]
-Table = list[Row]
 # A rejection as the docs list it: (row, column, keyword, rejection code).
 CsvRejection = tuple[int, str, str, str]
 
@@ -95,41 +94,6 @@ CsvRejection = tuple[int, str, str, str]
 
 def read_page(name: str) -> str:
     return (PARTNERS / name).read_text(encoding="utf-8")
-
-
-def _split_row(line: str) -> list[str]:
-    inner = line.strip()[1:-1]
-    return [cell.strip().replace("\\|", "|") for cell in re.split(r"(?<!\\)\|", inner)]
-
-
-def tables_under(page: str, heading: str) -> list[Table]:
-    """Every Markdown table between the heading line and the next heading (code fences skipped)."""
-    lines = page.splitlines()
-    try:
-        start = lines.index(heading) + 1
-    except ValueError:
-        pytest.fail(f"heading {heading!r} not found")
-    tables: list[Table] = []
-    header: list[str] | None = None
-    in_fence = False
-    for line in lines[start:]:
-        if line.startswith("```"):
-            in_fence = not in_fence
-            continue
-        if in_fence:
-            continue
-        if line.startswith("#"):
-            break
-        if not line.startswith("|"):
-            header = None
-            continue
-        cells = _split_row(line)
-        if header is None:
-            header = cells
-            tables.append([])
-        elif not all(set(cell) <= set("-: ") for cell in cells):
-            tables[-1].append(dict(zip(header, cells, strict=True)))
-    return tables
 
 
 def table_under(page: str, heading: str) -> Table:

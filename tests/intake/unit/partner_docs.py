@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from support.markdown_tables import Table, tables_under
 from zicht_intake.domain import (
     Pseudonymiser,
     Refusal,
@@ -44,9 +45,6 @@ ACCESS_TEAM_HEADER = ";".join(
 )
 NONE_CELL = "—"
 
-Row = dict[str, str]
-Table = list[Row]
-
 
 def pseudonymiser(key: bytes = b"synthetic-test-key-0123456789abcdef") -> Pseudonymiser:
     """A pseudonymiser under a synthetic key."""
@@ -56,38 +54,6 @@ def pseudonymiser(key: bytes = b"synthetic-test-key-0123456789abcdef") -> Pseudo
 def read_page(name: str) -> str:
     """A page of docs/partners/."""
     return (PARTNERS / name).read_text(encoding="utf-8")
-
-
-def _split_row(line: str) -> list[str]:
-    inner = line.strip()[1:-1]
-    return [cell.strip().replace("\\|", "|") for cell in re.split(r"(?<!\\)\|", inner)]
-
-
-def tables_under(page: str, heading: str) -> list[Table]:
-    """Every Markdown table between the heading line and the next heading."""
-    lines = page.splitlines()
-    start = lines.index(heading) + 1
-    tables: list[Table] = []
-    header: list[str] | None = None
-    in_fence = False
-    for line in lines[start:]:
-        if line.startswith("```"):
-            in_fence = not in_fence
-            continue
-        if in_fence:
-            continue
-        if line.startswith("#"):
-            break
-        if not line.startswith("|"):
-            header = None
-            continue
-        cells = _split_row(line)
-        if header is None:
-            header = cells
-            tables.append([])
-        elif not all(set(cell) <= set("-: ") for cell in cells):
-            tables[-1].append(dict(zip(header, cells, strict=True)))
-    return tables
 
 
 def code_lists_of(page: str) -> dict[str, Table]:
