@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,18 +14,15 @@ import asyncpg
 import httpx
 import pytest
 import pytest_asyncio
-import uvicorn
 from standardwebhooks.webhooks import Webhook
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 from kit.helpers import wait_for
 from support.events import events_on
+from support.webhooks import Receiver, serve_receiver
 from triage.integration.test_triage_pipeline import provider, publish
 from zicht_notify.app import create_app, create_kit, create_service
 from zicht_notify.config import NotifySettings
+from zicht_notify.domain import generate_secret
 from zicht_runtime.auth import KeyStore
 from zicht_runtime.devstack import PostgresDatabases, find_free_port
 from zicht_runtime.kit import ServiceKit
@@ -53,47 +49,11 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 UPSTREAM = source_urn("00000001000000000000", "upstream-test")
 
 
-@dataclass
-class Receiver:
-    """A webhook receiver on 127.0.0.1 whose answers the test chooses per path."""
-
-    port: int
-    received: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
-    answers: dict[str, list[int]] = field(default_factory=dict)
-
-    def url(self, path: str) -> str:
-        """The URL of a path on this receiver."""
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def at(self, path: str) -> list[tuple[dict[str, str], bytes]]:
-        """What arrived at a path."""
-        return [(h, b) for p, h, b in self.received if p == path]
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def receiver() -> AsyncIterator[Receiver]:
-    """A real HTTP server that records every POST and answers 204 unless told otherwise."""
-    state = Receiver(find_free_port())
-
-    async def hook(request: Request) -> Response:
-        body = await request.body()
-        state.received.append((request.url.path, dict(request.headers), body))
-        planned = state.answers.get(request.url.path)
-        status = planned.pop(0) if planned else 204
-        headers = {"Retry-After": "0"} if status in {429, 503} else {}
-        return Response(status_code=status, headers=headers)
-
-    app = Starlette(routes=[Route("/{path:path}", hook, methods=["POST"])])
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=state.port, log_level="warning")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110  # uvicorn offers no event to wait on
-        await asyncio.sleep(0.02)
-    yield state
-    server.should_exit = True
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    """A real HTTP server that records every alert and answers 204 unless told otherwise."""
+    async with serve_receiver() as state:
+        yield state
 
 
 @dataclass
@@ -139,7 +99,9 @@ async def notify(databases: PostgresDatabases, kafka_bootstrap: str) -> AsyncIte
             ).secret
             for code, kind in [
                 ("GM0153", "municipality"), ("GM0141", "municipality"),
-                ("GM0164", "municipality"), ("riec-on-zorgfraude", "casus_table"),
+                ("GM0164", "municipality"), ("GM0168", "municipality"),
+                ("GM0173", "municipality"),
+                ("riec-on-zorgfraude", "casus_table"), ("cct-twente", "casus_table"),
             ]
         }  # fmt: skip
         keys["operator"] = (await store.create("ops", ["operator"])).secret
@@ -189,13 +151,20 @@ async def known(notify: Notify, pid: str) -> None:
     await wait_for(stored, what="notify to know the provider")
 
 
-async def subscribe(notify: Notify, who: str, url: str, **filters: Any) -> dict[str, Any]:
-    """A subscription of ``who``; narrowed to one provider so tests do not share alerts."""
+async def subscribe(
+    notify: Notify, receiver: Receiver, who: str, path: str, **filters: Any
+) -> dict[str, Any]:
+    """A verified subscription of ``who`` with its own secret, which the receiver holds."""
+    secret = generate_secret()
+    receiver.secrets[path] = secret
     answer = await notify.client.post(
-        "/v1/subscriptions", json={"url": url, **filters}, headers=notify.auth(who)
+        "/v1/subscriptions",
+        json={"url": receiver.url(path), "secret": secret, **filters},
+        headers=notify.auth(who),
     )
     assert answer.status_code == 201, answer.text
-    return dict(answer.json())
+    assert answer.json()["verification"]["state"] == "verified"
+    return {**answer.json(), "secret": secret}
 
 
 async def test_a_calamity_reaches_its_municipality_signed_so_standard_webhooks_verifies_it(
@@ -206,7 +175,7 @@ async def test_a_calamity_reaches_its_municipality_signed_so_standard_webhooks_v
     event = new_event(assessed(pid, Outcome.INVESTIGATE), source=UPSTREAM)
     await publish(notify.bootstrap, new_event(provider(pid), source=UPSTREAM))
     await known(notify, pid)
-    sub = await subscribe(notify, "GM0153", receiver.url(path), providers=[pid])
+    sub = await subscribe(notify, receiver, "GM0153", path, providers=[pid])
     await publish(notify.bootstrap, event, event)  # the same event twice (a redelivery)
 
     [delivered] = await events_on(
@@ -232,7 +201,7 @@ async def test_a_receiver_answering_500_gets_the_same_webhook_id_until_it_accept
     receiver.answers[path] = [500, 503]
     await publish(notify.bootstrap, new_event(provider(pid), source=UPSTREAM))
     await known(notify, pid)
-    await subscribe(notify, "GM0153", receiver.url(path), providers=[pid])
+    await subscribe(notify, receiver, "GM0153", path, providers=[pid])
     await publish(notify.bootstrap, new_event(assessed(pid, Outcome.INVESTIGATE), source=UPSTREAM))
 
     [delivered] = await events_on(
@@ -253,7 +222,7 @@ async def test_a_4xx_fails_at_once_and_an_operator_redelivers_it(
     receiver.answers[path] = [400]
     await publish(notify.bootstrap, new_event(provider(pid), source=UPSTREAM))
     await known(notify, pid)
-    await subscribe(notify, "GM0153", receiver.url(path), providers=[pid])
+    await subscribe(notify, receiver, "GM0153", path, providers=[pid])
     await publish(notify.bootstrap, new_event(assessed(pid, Outcome.INVESTIGATE), source=UPSTREAM))
 
     [failed] = await events_on(
@@ -332,7 +301,7 @@ async def test_a_fall_reaches_exactly_those_told_of_the_rise(
     path = f"/hooks/{pid}/GM0153"
     await publish(notify.bootstrap, new_event(provider(pid), source=UPSTREAM))
     await known(notify, pid)
-    await subscribe(notify, "GM0153", receiver.url(path), providers=[pid])
+    await subscribe(notify, receiver, "GM0153", path, providers=[pid])
 
     def change(level: RiskLevel, previous: RiskLevel | None, score: float) -> Any:
         return new_event(
@@ -365,7 +334,7 @@ async def test_a_retry_holds_back_later_alerts_about_the_same_provider(
     receiver.answers[path] = [503, 503]
     await publish(notify.bootstrap, new_event(provider(pid), source=UPSTREAM))
     await known(notify, pid)
-    await subscribe(notify, "GM0153", receiver.url(path), providers=[pid])
+    await subscribe(notify, receiver, "GM0153", path, providers=[pid])
     first = new_event(assessed(pid, Outcome.INVESTIGATE), source=UPSTREAM)
     second = new_event(assessed(pid, Outcome.INVESTIGATE, category="violence"), source=UPSTREAM)
     await publish(notify.bootstrap, first, second)
@@ -384,9 +353,9 @@ async def test_a_criminal_referral_reaches_the_riec_table_and_no_municipality(
     pid = f"prv-{uuid.uuid4().hex[:8]}"
     await publish(notify.bootstrap, new_event(provider(pid), source=UPSTREAM))
     await known(notify, pid)
-    await subscribe(notify, "riec-on-zorgfraude", receiver.url(f"/hooks/{pid}/riec"),
+    await subscribe(notify, receiver, "riec-on-zorgfraude", f"/hooks/{pid}/riec",
                     providers=[pid])  # fmt: skip
-    await subscribe(notify, "GM0153", receiver.url(f"/hooks/{pid}/GM0153"), providers=[pid])
+    await subscribe(notify, receiver, "GM0153", f"/hooks/{pid}/GM0153", providers=[pid])
     event = assessed(pid, Outcome.CRIMINAL_REFERRAL, category="legitimacy")
     await publish(notify.bootstrap, new_event(event, source=UPSTREAM))
 
@@ -406,7 +375,7 @@ async def test_an_endpoint_answering_410_gone_pauses_its_subscription(
     receiver.answers[path] = [410]
     await publish(notify.bootstrap, new_event(provider(pid), source=UPSTREAM))
     await known(notify, pid)
-    sub = await subscribe(notify, "GM0153", receiver.url(path), providers=[pid])
+    sub = await subscribe(notify, receiver, "GM0153", path, providers=[pid])
     await publish(notify.bootstrap, new_event(assessed(pid, Outcome.INVESTIGATE), source=UPSTREAM))
 
     [failed] = await events_on(
@@ -418,3 +387,171 @@ async def test_an_endpoint_answering_410_gone_pauses_its_subscription(
     )
     assert failed.data.failure_reason == "endpoint_gone"
     assert now.json()["paused"] is True
+
+
+async def test_a_provider_turning_red_reaches_its_related_municipalities_and_the_coordination_table(
+    notify: Notify, receiver: Receiver
+) -> None:
+    pid = f"prv-{uuid.uuid4().hex[:8]}"
+    related = provider(pid, "GM0153").model_copy(
+        update={"contracting_municipalities": ("GM0141", "GM0164")}
+    )
+    await publish(notify.bootstrap, new_event(related, source=UPSTREAM))
+    await known(notify, pid)
+    for who in ("GM0153", "GM0141", "GM0164", "cct-twente", "riec-on-zorgfraude"):
+        await subscribe(notify, receiver, who, f"/hooks/{pid}/{who}", providers=[pid])
+    # A municipality without ties to the provider subscribes to all it may hear.
+    await subscribe(notify, receiver, "GM0168", f"/hooks/{pid}/GM0168")
+    red = ProviderRiskChangedV1(
+        evaluation_id=uuid.uuid4(), provider_id=pid, score=72.0, previous_score=12.0,
+        level=RiskLevel.RED, previous_level=RiskLevel.GREEN, model_version="2025.1",
+        evaluated_at=datetime(2026, 3, 16, tzinfo=UTC), reason=RiskChangeReason.EVENT,
+    )  # fmt: skip
+    await publish(notify.bootstrap, new_event(red, source=UPSTREAM))
+
+    delivered = await events_on(
+        notify.bootstrap, topics.ALERT_DELIVERED, AlertDeliveredV1,
+        lambda e: e.data.provider_id == pid, expected=4, within=60,
+    )  # fmt: skip
+    told = {"GM0153", "GM0141", "GM0164", "cct-twente"}
+    assert {d.data.subscriber_id for d in delivered} == told
+    await asyncio.sleep(1.0)  # room for an alert that should not come
+    arrived = {p.rsplit("/", 1)[1] for p, _, _ in receiver.received if f"/{pid}/" in p}
+    assert arrived == told
+    for who in told:
+        [(_, body)] = receiver.at(f"/hooks/{pid}/{who}")
+        data = json.loads(body)["data"]
+        assert (data["level"], data["previous_level"]) == ("red", "green")
+        assert data["routing_reason"]["ref"] == "risk-rise-red"
+
+
+async def test_a_new_subscription_is_verified_by_a_signed_and_a_wrongly_signed_test_delivery(
+    notify: Notify, receiver: Receiver
+) -> None:
+    path = f"/hooks/{uuid.uuid4().hex[:8]}/GM0173"
+
+    sub = await subscribe(notify, receiver, "GM0173", path)
+
+    checks = [(webhook_id, status) for p, webhook_id, status in receiver.checks if p == path]
+    assert [status for _, status in checks] == [204, 401]
+    assert len({webhook_id for webhook_id, _ in checks}) == 1  # the same delivery, twice
+    assert [s["step"] for s in sub["verification"]["steps"]] == [
+        "signed_delivery", "wrong_signature",
+    ]  # fmt: skip
+    assert receiver.at(path) == []  # a test delivery is not an alert
+
+
+async def test_a_receiver_that_accepts_a_wrong_signature_is_refused_and_nothing_is_stored(
+    notify: Notify, receiver: Receiver
+) -> None:
+    path = f"/hooks/{uuid.uuid4().hex[:8]}/careless"
+    receiver.careless.add(path)
+
+    answer = await notify.client.post(
+        "/v1/subscriptions",
+        json={"url": receiver.url(path), "secret": generate_secret()},
+        headers=notify.auth("GM0164"),
+    )
+
+    assert answer.status_code == 422
+    problem = answer.json()
+    assert problem["type"] == "urn:zicht:problem:callback-not-verified"
+    assert [e["code"] for e in problem["errors"]] == ["wrong_signature"]
+    assert "accepted" in problem["errors"][0]["detail"]
+    assert "webhook-signature" in problem["errors"][0]["detail"]
+    listed = await notify.client.get("/v1/subscriptions", headers=notify.auth("GM0164"))
+    assert receiver.url(path) not in {s["url"] for s in listed.json()["subscriptions"]}
+
+
+async def test_a_callback_that_fails_or_does_not_listen_is_refused_naming_the_step(
+    notify: Notify, receiver: Receiver
+) -> None:
+    path = f"/hooks/{uuid.uuid4().hex[:8]}/broken"
+    receiver.secrets[path] = secret = generate_secret()
+    receiver.check_answers[path] = [500]
+    nowhere = f"http://127.0.0.1:{find_free_port()}/hooks"
+
+    failing = await notify.client.post(
+        "/v1/subscriptions", json={"url": receiver.url(path), "secret": secret},
+        headers=notify.auth("GM0164"),
+    )  # fmt: skip
+    silent = await notify.client.post(
+        "/v1/subscriptions", json={"url": nowhere, "secret": secret},
+        headers=notify.auth("GM0164"),
+    )  # fmt: skip
+
+    assert failing.status_code == 422
+    assert failing.json()["errors"][0]["code"] == "signed_delivery"
+    assert "answered 500" in failing.json()["errors"][0]["detail"]
+    assert silent.status_code == 422
+    assert "no connection could be made" in silent.json()["errors"][0]["detail"]
+    # The second step is never tried when the first failed.
+    assert [status for p, _, status in receiver.checks if p == path] == [500]
+
+
+async def test_alerts_wait_for_a_subscription_with_notifys_secret_until_it_is_verified(
+    notify: Notify, receiver: Receiver
+) -> None:
+    pid = f"prv-{uuid.uuid4().hex[:8]}"
+    path = f"/hooks/{pid}/GM0153"
+    await publish(notify.bootstrap, new_event(provider(pid), source=UPSTREAM))
+    await known(notify, pid)
+    created = await notify.client.post(
+        "/v1/subscriptions", json={"url": receiver.url(path), "providers": [pid]},
+        headers=notify.auth("GM0153"),
+    )  # fmt: skip
+    assert created.status_code == 201
+    sub = created.json()
+    assert sub["verification"]["state"] == "unverified"
+    assert sub["secret"].startswith("whsec_")
+    await publish(notify.bootstrap, new_event(assessed(pid, Outcome.INVESTIGATE), source=UPSTREAM))
+
+    async def waiting() -> bool:
+        answer = await notify.client.get(
+            "/v1/deliveries", params={"state": "pending", "provider_id": pid},
+            headers=notify.auth("operator"),
+        )  # fmt: skip
+        return len(answer.json()["deliveries"]) == 1
+
+    await wait_for(waiting, what="the alert to wait for verification")
+    await asyncio.sleep(0.5)  # several delivery rounds pass
+    assert receiver.at(path) == []
+    not_yet = await notify.client.post(
+        f"/v1/subscriptions/{sub['subscription_id']}/verify", headers=notify.auth("GM0153")
+    )
+    assert not_yet.status_code == 422  # the receiver does not hold the secret yet
+    receiver.secrets[path] = sub["secret"]
+    verified = await notify.client.post(
+        f"/v1/subscriptions/{sub['subscription_id']}/verify", headers=notify.auth("GM0153")
+    )
+    assert verified.status_code == 200
+    assert verified.json()["verification"]["state"] == "verified"
+
+    await events_on(
+        notify.bootstrap, topics.ALERT_DELIVERED, AlertDeliveredV1,
+        lambda e: e.data.provider_id == pid, within=60,
+    )  # fmt: skip
+    [(headers, body)] = receiver.at(path)
+    Webhook(sub["secret"]).verify(body, headers)
+
+
+async def test_moving_a_subscription_to_a_callback_that_fails_verification_keeps_the_old_one(
+    notify: Notify, receiver: Receiver
+) -> None:
+    path = f"/hooks/{uuid.uuid4().hex[:8]}/GM0173"
+    sub = await subscribe(notify, receiver, "GM0173", path)
+    careless = f"{path}/careless"
+    receiver.careless.add(careless)
+
+    moved = await notify.client.patch(
+        f"/v1/subscriptions/{sub['subscription_id']}", json={"url": receiver.url(careless)},
+        headers=notify.auth("GM0173"),
+    )  # fmt: skip
+    now = await notify.client.get(
+        f"/v1/subscriptions/{sub['subscription_id']}", headers=notify.auth("GM0173")
+    )
+
+    assert moved.status_code == 422
+    assert moved.json()["errors"][0]["code"] == "wrong_signature"
+    assert now.json()["url"] == receiver.url(path)
+    assert now.json()["verification"]["state"] == "verified"

@@ -4,6 +4,13 @@ A subscriber's key names who it is (``--attr kind=municipality --attr id=GM0153`
 table by its id, IGJ as ``igj``). A subscription may narrow what the routing policy sends
 (event types, minimum level, categories, providers) but never reach beyond the providers the
 subscriber is related to: asking for more is a 403 naming why.
+
+A subscription carries alerts once its callback is verified (see
+:mod:`zicht_notify.domain.verification`). A subscriber that gives its own ``secret`` when it
+creates a subscription is verified on the spot, and a callback that fails is refused with a
+422 naming the step; one that lets notify choose the secret gets it in the answer, installs it,
+and asks ``POST /v1/subscriptions/{id}/verify``. Until then its alerts wait, none are lost.
+Changing the URL or the secret verifies the new one before it is stored.
 """
 
 # No `from __future__ import annotations` here: FastAPI reads the dependency annotations
@@ -18,17 +25,20 @@ from urllib.parse import urlsplit
 from uuid import UUID
 
 import asyncpg
+import httpx
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import BaseModel, Field, HttpUrl
+from pydantic import BaseModel, Field, HttpUrl, field_validator
 
 from zicht_notify.domain import (
     Recipient,
+    StepResult,
     Subscriber,
     SubscriptionFilter,
     check_scope,
     generate_secret,
+    signature,
 )
-from zicht_notify.service import NotifyService
+from zicht_notify.service import NotifyService, verified
 from zicht_runtime.auth import KeyStore, Principal, authenticate, require_scope
 from zicht_runtime.problems import Problem, problem_responses
 from zicht_schemas import Category, RiskLevel, SubscriberKind
@@ -64,11 +74,31 @@ class Filters(BaseModel):
     )
 
 
+_OWN_KEY_HELP = (
+    "Your own signing secret, whsec_ followed by the base64 of 24 to 64 random bytes. When "
+    "given, the callback is verified at once; when left out, notify chooses one, returns it, "
+    "and alerts wait until POST /v1/subscriptions/{id}/verify passes."
+)
+
+
+def _valid_secret(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        signature(value, "msg_check", 0, b"")
+    except ValueError as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
+
 class NewSubscription(Filters):
     """A webhook to create."""
 
     url: HttpUrl = Field(description="Where alerts are POSTed (https in production).")
     description: str = Field(default="", max_length=200, description="What it is for.")
+    secret: str | None = Field(default=None, max_length=100, description=_OWN_KEY_HELP)
+
+    _secret = field_validator("secret")(_valid_secret)
 
 
 class SubscriptionChange(Filters):
@@ -77,6 +107,14 @@ class SubscriptionChange(Filters):
     url: HttpUrl | None = Field(default=None, description="A new endpoint.")
     paused: bool | None = Field(default=None, description="Pause or resume deliveries.")
     description: str | None = Field(default=None, max_length=200, description="What it is for.")
+    secret: str | None = Field(
+        default=None,
+        max_length=100,
+        description="A new signing secret of your own (whsec_...); the callback is verified "
+        "with it before it is stored, and the previous one keeps signing for an overlap.",
+    )
+
+    _secret = field_validator("secret")(_valid_secret)
 
 
 def _subscriber(principal: Principal) -> Subscriber:
@@ -113,6 +151,34 @@ def _bad(pointer: str, detail: str) -> Problem:
     )
 
 
+def _verification(row: Any) -> dict[str, Any]:
+    steps = row["verification"] or []
+    if row["verified_at"] is not None:
+        return {"state": "verified", "verified_at": row["verified_at"].isoformat(), "steps": steps}
+    return {
+        "state": "unverified",
+        "detail": "Alerts wait until the callback is verified: install the secret in your "
+        f"receiver, then POST /v1/subscriptions/{row['subscription_id']}/verify.",
+        "steps": steps,
+    }
+
+
+def _not_verified(results: list[StepResult]) -> Problem:
+    failed = next(r for r in results if not r.passed)
+    return Problem(
+        422,
+        "callback-not-verified",
+        "The callback did not pass verification",
+        detail=f"Step {failed.step.value}: {failed.detail}.",
+        errors=[
+            {"code": r.step.value, "pointer": "/url", "detail": r.detail}
+            for r in results
+            if not r.passed
+        ],
+        extensions={"steps": [r.as_json() for r in results]},
+    )
+
+
 def _subscription(row: Any) -> dict[str, Any]:
     return {
         "subscription_id": str(row["subscription_id"]),
@@ -126,6 +192,7 @@ def _subscription(row: Any) -> dict[str, Any]:
         "providers": row["providers"],
         "created_at": row["created_at"].isoformat(),
         "updated_at": row["updated_at"].isoformat(),
+        "verification": _verification(row),
     }
 
 
@@ -197,6 +264,18 @@ def build_router(  # noqa: PLR0915  # one closure per route keeps the wiring in 
 
     responses = problem_responses(401, 403, 404, 422)
 
+    async def check(
+        url: str, secrets: list[str], subscription_id: UUID, subscriber: Subscriber
+    ) -> list[StepResult]:
+        async with httpx.AsyncClient(follow_redirects=False) as client:
+            return await service.verify_callback(
+                client,
+                url=url,
+                secrets=secrets,
+                subscription_id=subscription_id,
+                subscriber=Recipient(subscriber.kind, subscriber.id),
+            )
+
     @router.post(
         "/subscriptions", status_code=201, summary="Create a webhook subscription",
         responses=responses,
@@ -207,17 +286,23 @@ def build_router(  # noqa: PLR0915  # one closure per route keeps the wiring in 
         subscriber = _subscriber(principal)
         _check_url(str(command.url), allow_private_urls)
         await enforce_scope(subscriber, command)
-        secret = generate_secret()
+        subscription_id = uuid.uuid4()
+        secret = command.secret or generate_secret()
+        results: list[StepResult] = []
+        if command.secret is not None:
+            results = await check(str(command.url), [secret], subscription_id, subscriber)
+            if not verified(results):
+                raise _not_verified(results)
         now = service.clock.now()
         row = await pool().fetchrow(
             """
             INSERT INTO subscriptions (subscription_id, subscriber_kind, subscriber_id, url,
                 secrets, event_types, min_level, categories, providers, description,
-                created_at, updated_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
+                created_at, updated_at, verified_at, verification)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13)
             RETURNING *
             """,
-            uuid.uuid4(),
+            subscription_id,
             subscriber.kind.value,
             subscriber.id,
             str(command.url),
@@ -228,11 +313,49 @@ def build_router(  # noqa: PLR0915  # one closure per route keeps the wiring in 
             command.providers,
             command.description,
             now,
+            now if results else None,
+            [r.as_json() for r in results] if results else None,
         )
         if row is None:  # INSERT ... RETURNING returns the row; this cannot happen
             raise Problem(503, "unavailable", "The subscription could not be stored")
         response.headers["Location"] = f"/v1/subscriptions/{row['subscription_id']}"
-        return {**_subscription(row), "secret": secret}
+        shown = _subscription(row)
+        # The secret is shown once, when notify chose it; a subscriber's own is not echoed.
+        return shown if command.secret is not None else {**shown, "secret": secret}
+
+    @router.post(
+        "/subscriptions/{subscription_id}/verify",
+        summary="Verify the callback: a signed test delivery must get a 2xx, a wrongly "
+        "signed one a 4xx",
+        responses=responses,
+    )
+    async def verify(subscription_id: UUID, principal: Subscribing) -> dict[str, Any]:
+        subscriber = _subscriber(principal)
+        row = await own(subscription_id, subscriber)
+        results = await check(row["url"], [row["secrets"][0]], subscription_id, subscriber)
+        steps = [r.as_json() for r in results]
+        now = service.clock.now()
+        if not verified(results):
+            await pool().execute(
+                "UPDATE subscriptions SET verification = $2, updated_at = $3 "
+                "WHERE subscription_id = $1",
+                subscription_id,
+                steps,
+                now,
+            )
+            raise _not_verified(results)
+        updated = await pool().fetchrow(
+            """
+            UPDATE subscriptions SET verified_at = $2, verification = $3, updated_at = $2
+            WHERE subscription_id = $1 AND deleted_at IS NULL RETURNING *
+            """,
+            subscription_id,
+            now,
+            steps,
+        )
+        if updated is None:
+            raise Problem(404, "not-found", "No such subscription of this subscriber")
+        return _subscription(updated)
 
     @router.get("/subscriptions", summary="This subscriber's subscriptions", responses=responses)
     async def list_own(principal: Subscribing) -> dict[str, Any]:
@@ -265,23 +388,43 @@ def build_router(  # noqa: PLR0915  # one closure per route keeps the wiring in 
             providers=change.providers if "providers" in given else row["providers"],
         )
         await enforce_scope(subscriber, merged)
+        url = str(change.url) if change.url is not None else row["url"]
         if change.url is not None:
-            _check_url(str(change.url), allow_private_urls)
+            _check_url(url, allow_private_urls)
+        secrets = list(row["secrets"])
+        overlap_until = row["previous_secret_expires_at"]
+        now = service.clock.now()
+        verified_at, steps = row["verified_at"], row["verification"]
+        if change.secret is not None or url != row["url"]:
+            # A new endpoint or secret is proven before it replaces the one that works.
+            signing = [change.secret] if change.secret is not None else secrets[:1]
+            results = await check(url, signing, subscription_id, subscriber)
+            if not verified(results):
+                raise _not_verified(results)
+            verified_at, steps = now, [r.as_json() for r in results]
+            if change.secret is not None and change.secret != secrets[0]:
+                secrets, overlap_until = [change.secret, secrets[0]], now + secret_overlap
         updated = await pool().fetchrow(
             """
             UPDATE subscriptions SET url = $2, event_types = $3, min_level = $4,
-                categories = $5, providers = $6, paused = $7, description = $8, updated_at = $9
-            WHERE subscription_id = $1 RETURNING *
+                categories = $5, providers = $6, paused = $7, description = $8, updated_at = $9,
+                secrets = $10, previous_secret_expires_at = $11, verified_at = $12,
+                verification = $13
+            WHERE subscription_id = $1 AND deleted_at IS NULL RETURNING *
             """,
             subscription_id,
-            str(change.url) if change.url is not None else row["url"],
+            url,
             merged.event_types,
             merged.min_level.value if merged.min_level else None,
             [c.value for c in merged.categories] if merged.categories is not None else None,
             merged.providers,
             change.paused if change.paused is not None else row["paused"],
             change.description if change.description is not None else row["description"],
-            service.clock.now(),
+            now,
+            secrets,
+            overlap_until,
+            verified_at,
+            steps,
         )
         if updated is None:  # deleted between the read and the update
             raise Problem(404, "not-found", "No such subscription of this subscriber")

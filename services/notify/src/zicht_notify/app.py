@@ -46,6 +46,7 @@ def create_service(settings: NotifySettings, clock: Clock | None = None) -> Noti
             cap=timedelta(seconds=settings.retry_cap_s),
         ),
         timeout_s=settings.delivery_timeout_s,
+        verification_timeout_s=settings.verification_timeout_s,
     )
 
 

@@ -30,6 +30,9 @@ class NotifySettings(ServiceSettings):
     delivery_timeout_s: float = Field(
         default=10.0, gt=0, description="Seconds a receiver has to answer one delivery."
     )
+    verification_timeout_s: float = Field(
+        default=5.0, gt=0, description="Seconds a receiver has to answer a verification delivery."
+    )
     delivery_concurrency: int = Field(
         default=16, ge=1, description="Deliveries in flight at once per notify process."
     )

@@ -26,19 +26,26 @@ from opentelemetry.trace import SpanKind
 from zicht_notify.domain import (
     AlertV1,
     DeliveryVerdict,
+    Heard,
     ProviderRelations,
     Recipient,
     RetryPolicy,
     Route,
     RoutingPolicy,
+    StepResult,
     SubscriptionFilter,
+    VerificationStep,
     alert_id_for,
     build_alert,
     classify,
+    generate_secret,
+    judge,
     matches,
     parse_retry_after,
     route,
     sign,
+    verification_data,
+    verification_webhook_id,
     webhook_id_for,
 )
 from zicht_notify.ports import Clock
@@ -59,7 +66,7 @@ from zicht_schemas import (
     to_structured,
 )
 
-__all__ = ["NotifyService"]
+__all__ = ["NotifyService", "verified"]
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("zicht.notify")
@@ -77,6 +84,7 @@ class NotifyService:
     link_base: str
     retry: RetryPolicy
     timeout_s: float = 10.0
+    verification_timeout_s: float = 5.0
     rng: random.Random = field(default_factory=random.Random)
 
     # --- relations ----------------------------------------------------------------------
@@ -293,6 +301,8 @@ class NotifyService:
                        s.previous_secret_expires_at, s.paused, s.deleted_at
                 FROM alerts a LEFT JOIN subscriptions s USING (subscription_id)
                 WHERE a.state IN ('pending', 'retrying') AND a.next_attempt_at <= $1
+                  -- A subscription whose callback is not verified yet holds its alerts.
+                  AND (s.subscription_id IS NULL OR s.verified_at IS NOT NULL)
                   -- Order: an alert waits while an earlier one to the same subscriber about
                   -- the same provider is still on its way (a retry holds back the rest).
                   AND NOT EXISTS (
@@ -533,6 +543,73 @@ class NotifyService:
             ),
         )
 
+    # --- verification ---------------------------------------------------------------------
+
+    async def verify_callback(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        url: str,
+        secrets: Sequence[str],
+        subscription_id: UUID,
+        subscriber: Recipient,
+    ) -> list[StepResult]:
+        """Send the two test deliveries to ``url`` and judge each answer.
+
+        The second step is only taken when the first passed: a receiver that refuses a
+        correct signature would refuse the wrong one too, which proves nothing.
+
+        Returns:
+            The steps taken, in order; the callback is verified when every step passed and
+            there are two.
+        """
+        now = self.clock.now()
+        check_id = uuid.uuid4()
+        body = to_structured(
+            new_event(
+                verification_data(subscription_id, subscriber, now),
+                source=self.source,
+                event_id=check_id,
+                time=now,
+            )
+        )
+        webhook_id = verification_webhook_id(check_id)
+        stamp = int(now.timestamp())
+        results: list[StepResult] = []
+        with tracer.start_as_current_span(
+            "verify callback",
+            kind=SpanKind.CLIENT,
+            attributes={"zicht.subscriber_id": subscriber.id},
+        ) as span:
+            for step, signing in (
+                (VerificationStep.SIGNED, list(secrets)),
+                (VerificationStep.WRONG_SIGNATURE, [generate_secret()]),
+            ):
+                headers = sign(signing, webhook_id, stamp, body)
+                headers["content-type"] = "application/cloudevents+json"
+                heard = await self._test_post(client, url, body, headers)
+                result = judge(step, heard, self.verification_timeout_s)
+                results.append(result)
+                if not result.passed:
+                    break
+            span.set_attribute(
+                "zicht.delivery", "verified" if _all_passed(results) else "not verified"
+            )
+        return results
+
+    async def _test_post(
+        self, client: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str]
+    ) -> Heard:
+        try:
+            answer = await client.post(
+                url, content=body, headers=headers, timeout=self.verification_timeout_s
+            )
+        except httpx.TimeoutException:
+            return Heard(timed_out=True)
+        except httpx.HTTPError as exc:
+            return Heard(error=_plain_error(exc))
+        return Heard(status=answer.status_code)
+
     async def redeliver(self, conn: DbConnection, alert_id: UUID) -> bool:
         """Put a failed or undeliverable alert back in the queue (same webhook-id)."""
         row = await conn.fetchrow(
@@ -565,6 +642,26 @@ class NotifyService:
             self.clock.now(),
         )
         return True
+
+
+def _all_passed(results: Sequence[StepResult]) -> bool:
+    return len(results) == len(VerificationStep) and all(r.passed for r in results)
+
+
+def verified(results: Sequence[StepResult]) -> bool:
+    """Whether a callback passed every step of its verification."""
+    return _all_passed(results)
+
+
+def _plain_error(exc: httpx.HTTPError) -> str:
+    """A few plain words on why no answer came; never the URL (it may hold a token)."""
+    if isinstance(exc, httpx.ConnectError):
+        return "connection refused or host unreachable"
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return "not an http or https URL"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "the endpoint broke the HTTP exchange"
+    return type(exc).__name__
 
 
 def _falls(event: ProviderRiskChangedV1) -> bool:

@@ -57,6 +57,16 @@ from zicht_notify.domain.subscriptions import (
     check_scope,
     matches,
 )
+from zicht_notify.domain.verification import (
+    VERIFICATION_EVENT_TYPE,
+    Heard,
+    StepResult,
+    VerificationStep,
+    VerificationV1,
+    judge,
+    verification_data,
+    verification_webhook_id,
+)
 
 __all__ = [
     "ALERT_EVENT_TYPE",
@@ -67,6 +77,7 @@ __all__ = [
     "SECRET_PREFIX",
     "SUPERVISORS_PREFIX",
     "TOP_CONTRIBUTIONS",
+    "VERIFICATION_EVENT_TYPE",
     "AlertCounts",
     "AlertKind",
     "AlertProvider",
@@ -75,6 +86,7 @@ __all__ = [
     "AlertV1",
     "DeliveryVerdict",
     "EventKind",
+    "Heard",
     "Jitter",
     "ProviderRelations",
     "ReasonSource",
@@ -87,8 +99,11 @@ __all__ = [
     "RoutingPolicy",
     "RoutingRule",
     "ScopeViolation",
+    "StepResult",
     "Subscriber",
     "SubscriptionFilter",
+    "VerificationStep",
+    "VerificationV1",
     "alert_id_for",
     "build_alert",
     "carries_personal_data",
@@ -97,6 +112,7 @@ __all__ = [
     "default_routing",
     "generate_secret",
     "is_related_to",
+    "judge",
     "load_routing",
     "load_routing_file",
     "matches",
@@ -108,5 +124,7 @@ __all__ = [
     "route",
     "sign",
     "signature",
+    "verification_data",
+    "verification_webhook_id",
     "webhook_id_for",
 ]
