@@ -1,8 +1,10 @@
 """Seeding is safe to repeat, and the view counts what the services answer.
 
 Zicht's APIs are stood in for by an in-memory fake behind ``httpx.MockTransport`` that answers
-as docs/partners/ and notify's subscription API say (202 new, 200 replay; a secret only when
-created or rotated). The receiver runs on a free loopback port and is stopped at the end.
+as docs/partners/ and notify's subscription API say (202 new, 200 replay; a subscriber's own
+secret, with which the callback is verified as notify does: a signed test delivery must get a
+2xx and a wrongly signed one a 4xx, or the subscription is refused). The receiver runs on a
+free loopback port and is stopped at the end.
 """
 
 from __future__ import annotations
@@ -79,7 +81,7 @@ class FakeZicht:
             return httpx.Response(200, json=self.submissions[parts[2]])
         return httpx.Response(404, json={"title": "not found"})
 
-    def notify(
+    def notify(  # noqa: PLR0911  # one answer per route of the fake
         self, method: str, parts: list[str], body: Any, key: str, params: httpx.QueryParams
     ) -> httpx.Response:
         subscriber = key.removeprefix("key-")
@@ -89,9 +91,11 @@ class FakeZicht:
         if parts == ["v1", "subscriptions"] and method == "GET":
             own = [s for s in self.subscriptions.values() if s["subscriber"] == subscriber]
             return httpx.Response(200, json={"subscriptions": own})
+        if method in {"POST", "PATCH"} and "secret" in body and not verified(body):
+            return httpx.Response(422, json={"title": "The callback did not pass verification"})
         if parts == ["v1", "subscriptions"] and method == "POST":
             sid = str(uuid.uuid4())
-            secret = _secret()
+            secret = body["secret"]
             self.subscriptions[sid] = {
                 "subscription_id": sid,
                 "subscriber": subscriber,
@@ -100,10 +104,11 @@ class FakeZicht:
                 "paused": False,
                 "secret": secret,
             }
-            return httpx.Response(201, json={**self._shown(sid), "secret": secret})
+            return httpx.Response(201, json=self._shown(sid))
         sid = parts[2]
         if method == "PATCH":
             self.subscriptions[sid]["url"] = body["url"]
+            self.subscriptions[sid]["secret"] = body["secret"]
             return httpx.Response(200, json=self._shown(sid))
         if method == "DELETE":
             del self.subscriptions[sid]
@@ -115,6 +120,27 @@ class FakeZicht:
     def _shown(self, sid: str) -> dict[str, Any]:
         # notify never shows a secret when listing.
         return {k: v for k, v in self.subscriptions[sid].items() if k != "secret"}
+
+
+def verified(body: dict[str, Any]) -> bool:
+    """Notify's check of a callback: signed with the secret 2xx, wrongly signed 4xx."""
+    check = json.dumps(
+        {"specversion": "1.0", "type": "nl.zorgtoezicht.webhook.verification.v1", "data": {}}
+    )
+    webhook_id = f"verify_{uuid.uuid4().hex}"
+    answers = []
+    for secret in (body["secret"], _secret()):
+        signature = Webhook(secret).sign(webhook_id, datetime.now(tz=UTC), check)
+        headers = {
+            "webhook-id": webhook_id,
+            "webhook-timestamp": str(int(datetime.now(tz=UTC).timestamp())),
+            "webhook-signature": signature,
+            "content-type": "application/cloudevents+json",
+        }
+        answers.append(
+            httpx.post(body["url"], content=check.encode(), headers=headers, timeout=5).status_code
+        )
+    return 200 <= answers[0] < 300 and 400 <= answers[1] < 500
 
 
 def _secret() -> str:
@@ -170,6 +196,8 @@ async def test_seeding_registers_every_provider_report_and_subscriber(
     assert report.providers == {"accepted": 20}
     assert report.subscriptions == {"created": len(subscriber_ids())}
     assert len(fake.subscriptions) == 23  # 18 municipalities, 4 casus tables, IGJ
+    stats = receiver.stats()
+    assert (stats.verifications, stats.bad_signatures, stats.total) == (23, 0, 0)
     for subscription in fake.subscriptions.values():
         assert subscription["url"] == receiver.url_for(hook_path(subscription["subscriber"]))
         assert deliver(receiver, subscription["subscriber"], subscription["secret"]) == 204
@@ -190,7 +218,7 @@ async def test_a_second_seeding_replays_and_reuses_instead_of_failing(
         assert report.problems == []
         assert len(fake.subscriptions) == 23
         for subscription in fake.subscriptions.values():
-            # Moved to the new receiver, which knows the rotated secret.
+            # Moved to the new receiver, which knows the new secret.
             path = hook_path(subscription["subscriber"])
             assert subscription["url"] == second_receiver.url_for(path)
             assert (

@@ -379,33 +379,30 @@ class ZichtClient:
         body = await self.expect("notify", "GET", "/v1/subscriptions", key)
         return _list(body, "subscriptions")
 
-    async def create_subscription(self, key: str, url: str, description: str) -> dict[str, Any]:
-        """A new subscription; the answer holds its ``secret``."""
+    async def create_subscription(
+        self, key: str, url: str, description: str, secret: str
+    ) -> dict[str, Any]:
+        """A new subscription signed with the subscriber's own ``secret`` (verified at once)."""
         body = await self.expect(
             "notify",
             "POST",
             "/v1/subscriptions",
             key,
-            json_body={"url": url, "description": description},
+            json_body={"url": url, "description": description, "secret": secret},
         )
         return _object("notify", body)
 
-    async def move_subscription(self, key: str, subscription_id: str, url: str) -> None:
-        """Point a subscription at another URL (and resume it)."""
+    async def update_subscription(
+        self, key: str, subscription_id: str, url: str, secret: str
+    ) -> None:
+        """Point a subscription at ``url`` with a new ``secret`` of ours, and resume it."""
         await self.expect(
             "notify",
             "PATCH",
             f"/v1/subscriptions/{subscription_id}",
             key,
-            json_body={"url": url, "paused": False},
+            json_body={"url": url, "secret": secret, "paused": False},
         )
-
-    async def rotate_secret(self, key: str, subscription_id: str) -> str:
-        """A new signing secret for a subscription (the old one keeps signing for a while)."""
-        body = await self.expect(
-            "notify", "POST", f"/v1/subscriptions/{subscription_id}/rotate-secret", key
-        )
-        return str(_object("notify", body).get("secret", ""))
 
     async def delete_subscription(self, key: str, subscription_id: str) -> None:
         """Delete a subscription."""

@@ -7,7 +7,10 @@ HMAC-SHA256 of ``"{webhook-id}.{webhook-timestamp}.{body}"`` under the base64-de
 (the part after ``whsec_``); one matching signature suffices (a rotated secret signs beside the
 new one for a while). A bad or missing signature, or a timestamp too far from now, is a 401;
 a ``webhook-id`` seen before is acknowledged again and counted as a duplicate, so a retry never
-counts as a second alert. ``GET /stats`` answers what arrived, as JSON.
+counts as a second alert. Notify's verification deliveries (type
+``nl.zorgtoezicht.webhook.verification.v1``: once correctly signed, once wrongly) get the same
+check and are counted apart, never as alerts or bad signatures. ``GET /stats`` answers what
+arrived, as JSON.
 
 It is the standard library's threading HTTP server on 127.0.0.1, in a thread of its own, so
 the demo's event loop never waits for it and it needs no web framework.
@@ -20,6 +23,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import os
 import threading
 import time
 from collections import Counter, deque
@@ -35,6 +39,7 @@ __all__ = [
     "AlertSeen",
     "ReceiverStats",
     "WebhookReceiver",
+    "new_secret",
     "sign",
     "verify",
 ]
@@ -45,6 +50,13 @@ DEFAULT_TOLERANCE_S: Final = 300
 MAX_BODY_BYTES: Final = 1024 * 1024
 LAST_ALERTS: Final = 20
 _HOST: Final = "127.0.0.1"
+VERIFICATION_TYPE: Final = "nl.zorgtoezicht.webhook.verification.v1"
+_SECRET_BYTES: Final = 32
+
+
+def new_secret() -> str:
+    """A subscriber's own signing secret: ``whsec_`` and the base64 of 32 random bytes."""
+    return SECRET_PREFIX + base64.b64encode(os.urandom(_SECRET_BYTES)).decode()
 
 
 def _secret_bytes(secret: str) -> bytes:
@@ -142,6 +154,7 @@ class ReceiverStats:
     bad_signatures: int
     unknown_paths: int
     last_alerts: tuple[AlertSeen, ...]
+    verifications: int = 0
 
     def as_json(self) -> dict[str, Any]:
         """The stats as ``GET /stats`` answers them."""
@@ -151,6 +164,7 @@ class ReceiverStats:
             "duplicates": self.duplicates,
             "bad_signatures": self.bad_signatures,
             "unknown_paths": self.unknown_paths,
+            "verifications": self.verifications,
             "last_alerts": [alert.as_json() for alert in self.last_alerts],
         }
 
@@ -165,6 +179,7 @@ class _State:
     duplicates: int = 0
     bad_signatures: int = 0
     unknown_paths: int = 0
+    verifications: int = 0
     last: deque[AlertSeen] = field(default_factory=lambda: deque(maxlen=LAST_ALERTS))
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -220,12 +235,18 @@ def _handler(state: _State, tolerance_s: float) -> type[BaseHTTPRequestHandler]:
                 self._answer(HTTPStatus.NOT_FOUND, {"detail": "no subscriber at this path"})
                 return
             reason = verify(secrets, headers, body, tolerance_s=tolerance_s)
+            checking = _summary(body)[0] == VERIFICATION_TYPE
             if reason is not None:
-                with state.lock:
-                    state.bad_signatures += 1
+                if not checking:  # the check's wrongly signed half is refused, as asked
+                    with state.lock:
+                        state.bad_signatures += 1
                 self._answer(HTTPStatus.UNAUTHORIZED, {"detail": reason})
                 return
-            self._count(recipient, headers["webhook-id"], body)
+            if checking:
+                with state.lock:
+                    state.verifications += 1
+            else:
+                self._count(recipient, headers["webhook-id"], body)
             self.send_response(HTTPStatus.NO_CONTENT)
             self.end_headers()
 
@@ -268,6 +289,7 @@ def _snapshot(state: _State) -> ReceiverStats:
             bad_signatures=state.bad_signatures,
             unknown_paths=state.unknown_paths,
             last_alerts=tuple(state.last),
+            verifications=state.verifications,
         )
 
 

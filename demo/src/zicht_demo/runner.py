@@ -1,10 +1,10 @@
 """``python -m zicht_demo run``: seed the region, then generate, receive and watch.
 
-The order matters: the receiver's socket is bound first (its URL goes into the
-subscriptions), seeding subscribes every subscriber and gives the receiver each secret, and
-only then does it start answering, so no webhook is read before its secret is known (notify
-retries what waited); the registry and indicators follow, so the alerts their first scores
-raise are delivered rather than recorded as undeliverable.
+The order matters: the receiver answers from the start, because notify verifies each
+callback when it is subscribed; seeding gives the receiver each subscriber's own secret
+before it subscribes with it, so no webhook arrives before its secret is known. The registry
+and indicators follow, so the alerts their first scores raise are delivered rather than
+recorded as undeliverable.
 The generator then sends at the configured rate while the view polls every second, until
 Ctrl-C, SIGTERM or ``--duration``; stopping is clean and exits 0.
 """
@@ -166,11 +166,8 @@ async def _seed(
     """Seed the region; None when stopped first."""
     with SeedingProgress(console, live=live) as progress:
         seeding = asyncio.create_task(
-            # The receiver answers once every secret is known, before any alert can be raised.
-            seed_region(
-                client, region, receiver, progress=progress, subscribed=receiver.start,
-                registered=registered.set,
-            )
+            # The receiver answers already: notify verifies each callback as it is subscribed.
+            seed_region(client, region, receiver, progress=progress, registered=registered.set)
         )  # fmt: skip
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({seeding, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -238,6 +235,7 @@ async def run_demo(options: RunOptions, console: Console) -> int:
     except OSError as exc:
         port = options.receiver_port
         raise DemoError(f"the receiver cannot listen on port {port}: {exc.strerror}") from exc
+    receiver.start()
     stop = asyncio.Event()
     _stop_on_signals(stop)
     try:

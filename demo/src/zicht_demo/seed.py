@@ -3,10 +3,11 @@
 Three steps, each safe to repeat: one webhook subscription per municipality, casus table and
 IGJ pointing at the local receiver; every provider's registry entry (``PUT``; the same entry
 again is a replay); its indicator reports (the same report again is a replay, a later period a
-new report). Subscriptions are listed first and reused: notify never shows a secret twice,
-so a reused subscription gets a rotated secret (the old one signs beside it for a while), its
-URL is moved to this run's receiver, and extra demo subscriptions of the same subscriber from
-earlier runs are deleted.
+new report). Each subscriber signs with its own new secret, which the receiver learns first,
+so notify can verify the callback as it stores it. Subscriptions are listed first and reused:
+a reused one is moved to this run's receiver with the new secret (the old one signs beside it
+for a while), and extra demo subscriptions of the same subscriber from earlier runs are
+deleted.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from zicht_demo.client import Answer, ApiError, ZichtClient
-from zicht_demo.receiver import WebhookReceiver
+from zicht_demo.receiver import WebhookReceiver, new_secret
 from zicht_demo.region import Provider, Region
 from zicht_schemas.regions import regions
 
@@ -148,12 +149,12 @@ async def seed_region(
     Args:
         client: The demo's HTTP client.
         region: The synthetic region.
-        receiver: The local receiver; it learns each subscription's secret.
+        receiver: The local receiver, answering already (notify verifies each callback as it
+            is subscribed); it learns each subscriber's secret before notify does.
         progress: Called after each item of each step.
         registered: Called once every registry entry is in (signals can then be matched to
             their providers, so the generator may start while indicators are still sent).
-        subscribed: Called once every subscription is in place and its secret known (the
-            moment the receiver may start answering).
+        subscribed: Called once every subscription is in place and verified.
         concurrency: Requests in flight at once.
 
     Returns:
@@ -221,23 +222,19 @@ async def _subscribe(
         for s in await client.subscriptions(key)
         if isinstance(s, Mapping) and s.get("description") == SUBSCRIPTION_DESCRIPTION
     ]
+    # The subscriber's own secret, known to the receiver before notify verifies the callback
+    # with it (a signed test delivery, then one with a wrong signature).
+    secret = new_secret()
+    receiver.add_secret(path, secret)
     if not existing:
-        created = await client.create_subscription(key, url, SUBSCRIPTION_DESCRIPTION)
-        secret = str(created.get("secret", ""))
+        await client.create_subscription(key, url, SUBSCRIPTION_DESCRIPTION, secret)
         report.subscriptions.add("created")
-    else:
-        keep, *extra = existing
-        subscription_id = str(keep["subscription_id"])
-        if keep.get("url") != url or keep.get("paused"):
-            await client.move_subscription(key, subscription_id, url)
-        secret = await client.rotate_secret(key, subscription_id)
-        for old in extra:
-            try:
-                await client.delete_subscription(key, str(old["subscription_id"]))
-            except ApiError as exc:
-                report.note(f"subscription {subscriber}: could not delete an old one: {exc}")
-        report.subscriptions.add("reused")
-    if secret:
-        receiver.add_secret(path, secret)
-    else:
-        report.note(f"subscription {subscriber}: notify gave no secret")
+        return
+    keep, *extra = existing
+    await client.update_subscription(key, str(keep["subscription_id"]), url, secret)
+    for old in extra:
+        try:
+            await client.delete_subscription(key, str(old["subscription_id"]))
+        except ApiError as exc:
+            report.note(f"subscription {subscriber}: could not delete an old one: {exc}")
+    report.subscriptions.add("reused")
