@@ -353,6 +353,27 @@ async def test_the_view_counts_outcomes_once_and_colour_changes(receiver: Webhoo
     assert "changed colour 1" in line
 
 
+async def test_a_provider_first_scored_after_the_first_look_counts_as_a_change_unless_green(
+    receiver: WebhookReceiver,
+) -> None:
+    fake = FakeZicht(levels={"demo-0001": "orange"})
+    walls = iter([1000.0, 1041.5, 1050.0])
+    async with client_for(fake, keys()) as client:
+        watcher = Watcher(
+            client, receiver, SendTally(), providers=3, rate=2, started_at=990.0,
+            wall=lambda: next(walls),
+        )  # fmt: skip
+        first = await watcher.poll()  # the baseline: demo-0001 was orange already
+        fake.levels["demo-0002"] = "red"  # unscored at the first look: it started green
+        fake.levels["demo-0003"] = "green"
+        second = await watcher.poll()
+    assert first.changed_colour == 0
+    assert first.first_change_s is None
+    assert second.changed_colour == 1
+    assert second.first_change_s == 1000.0 - 990.0
+    assert "first colour change 10s after start" in summary_line(second)
+
+
 async def test_a_service_that_does_not_answer_is_one_line_in_the_view(
     receiver: WebhookReceiver,
 ) -> None:

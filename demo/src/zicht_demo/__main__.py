@@ -88,6 +88,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--duration", type=_positive, default=None, help="stop S seconds after seeding"
     )
+    run.add_argument(
+        "--since",
+        type=float,
+        default=None,
+        metavar="EPOCH",
+        help="when the whole run started (seconds since the epoch); the first colour change "
+        "and first alert are timed from it (default: when the demo starts)",
+    )
     story = commands.add_parser("story", help="why a provider is where it is")
     story.add_argument("provider_id", help="the provider's registry id, e.g. demo-0042")
     _common(story, keys_required=False)
@@ -127,6 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             receiver_port=args.receiver_port,
             view=not args.no_view,
             duration_s=args.duration,
+            started_at=args.since,
         )
         return asyncio.run(run_demo(options, console))
     except KeyboardInterrupt:

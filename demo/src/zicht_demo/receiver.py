@@ -155,6 +155,8 @@ class ReceiverStats:
     unknown_paths: int
     last_alerts: tuple[AlertSeen, ...]
     verifications: int = 0
+    first_alert_at: float | None = None
+    """When the first alert arrived (seconds since the epoch); None before."""
 
     def as_json(self) -> dict[str, Any]:
         """The stats as ``GET /stats`` answers them."""
@@ -165,6 +167,7 @@ class ReceiverStats:
             "bad_signatures": self.bad_signatures,
             "unknown_paths": self.unknown_paths,
             "verifications": self.verifications,
+            "first_alert_at": self.first_alert_at,
             "last_alerts": [alert.as_json() for alert in self.last_alerts],
         }
 
@@ -180,6 +183,7 @@ class _State:
     bad_signatures: int = 0
     unknown_paths: int = 0
     verifications: int = 0
+    first_alert_at: float | None = None
     last: deque[AlertSeen] = field(default_factory=lambda: deque(maxlen=LAST_ALERTS))
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -257,6 +261,8 @@ def _handler(state: _State, tolerance_s: float) -> type[BaseHTTPRequestHandler]:
                     state.duplicates += 1
                     return
                 state.seen_ids.add(webhook_id)
+                if state.first_alert_at is None:
+                    state.first_alert_at = time.time()
                 state.per_recipient[recipient] += 1
                 state.last.appendleft(
                     AlertSeen(
@@ -290,6 +296,7 @@ def _snapshot(state: _State) -> ReceiverStats:
             unknown_paths=state.unknown_paths,
             last_alerts=tuple(state.last),
             verifications=state.verifications,
+            first_alert_at=state.first_alert_at,
         )
 
 

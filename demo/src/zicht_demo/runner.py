@@ -27,7 +27,7 @@ from zicht_demo.receiver import WebhookReceiver
 from zicht_demo.region import Region, build_region
 from zicht_demo.seed import SeedReport, seed_region
 from zicht_demo.signals import SignalGenerator, Submission
-from zicht_demo.view import SeedingProgress, SendTally, Watcher, render, summary_line
+from zicht_demo.view import SeedingProgress, SendTally, Snapshot, Watcher, render, summary_line
 
 __all__ = ["DemoError", "RunOptions", "generate", "run_demo", "say", "send"]
 
@@ -37,6 +37,7 @@ _SEND_CONCURRENCY: Final = 8
 _MAX_BEHIND_S: Final = 5.0
 _VIEW_EVERY_S: Final = 1.0
 _LINE_EVERY_S: Final = 5.0
+_SEEDING_LOOK_S: Final = 2.0
 _LAST_LOOK_S: Final = 3.0
 
 
@@ -61,6 +62,24 @@ class RunOptions:
     receiver_port: int = 0
     view: bool = True
     duration_s: float | None = None
+    started_at: float | None = None
+    """When the whole run started (seconds since the epoch); milestones count from it."""
+
+
+@dataclass
+class _Milestones:
+    """Says once when the first colour change and the first alert were seen."""
+
+    change: bool = False
+    alert: bool = False
+
+    def tell(self, console: Console, snapshot: Snapshot) -> None:
+        if snapshot.first_change_s is not None and not self.change:
+            self.change = True
+            say(console, f"first colour change {snapshot.first_change_s:.0f}s after start")
+        if snapshot.first_alert_s is not None and not self.alert:
+            self.alert = True
+            say(console, f"first alert at the receiver {snapshot.first_alert_s:.0f}s after start")
 
 
 async def send(client: ZichtClient, submission: Submission, tally: SendTally) -> None:
@@ -134,7 +153,14 @@ async def _ready(client: ZichtClient, stop: asyncio.Event) -> None:
         await _wait(stop, _READY_POLL_S)
 
 
-async def _watch(watcher: Watcher, console: Console, stop: asyncio.Event, *, live: bool) -> None:
+async def _watch(
+    watcher: Watcher,
+    console: Console,
+    stop: asyncio.Event,
+    milestones: _Milestones,
+    *,
+    live: bool,
+) -> None:
     if live:
         with Live(console=console, auto_refresh=False, transient=False) as screen:
             while not stop.is_set():
@@ -143,7 +169,18 @@ async def _watch(watcher: Watcher, console: Console, stop: asyncio.Event, *, liv
         return
     while not stop.is_set():
         await _wait(stop, _LINE_EVERY_S)
-        say(console, summary_line(await watcher.poll()))
+        snapshot = await watcher.poll()
+        milestones.tell(console, snapshot)
+        say(console, summary_line(snapshot))
+
+
+async def _look_while_seeding(
+    watcher: Watcher, console: Console, milestones: _Milestones, done: asyncio.Event
+) -> None:
+    """Poll now and then while seeding, to see the first colour change and alert early."""
+    while not done.is_set():
+        await _wait(done, _SEEDING_LOOK_S)
+        milestones.tell(console, await watcher.poll())
 
 
 def _stop_on_signals(stop: asyncio.Event) -> None:
@@ -162,8 +199,28 @@ async def _seed(
     *,
     live: bool,
     registered: asyncio.Event,
+    watcher: Watcher,
+    milestones: _Milestones,
 ) -> SeedReport | None:
     """Seed the region; None when stopped first."""
+    seeded = asyncio.Event()
+    looking = asyncio.create_task(_look_while_seeding(watcher, console, milestones, seeded))
+    try:
+        return await _seed_watched(client, region, receiver, console, stop, live, registered)
+    finally:
+        seeded.set()
+        await looking
+
+
+async def _seed_watched(  # noqa: PLR0917  # _seed's own arguments, passed on
+    client: ZichtClient,
+    region: Region,
+    receiver: WebhookReceiver,
+    console: Console,
+    stop: asyncio.Event,
+    live: bool,
+    registered: asyncio.Event,
+) -> SeedReport | None:
     with SeedingProgress(console, live=live) as progress:
         seeding = asyncio.create_task(
             # The receiver answers already: notify verifies each callback as it is subscribed.
@@ -185,28 +242,25 @@ async def _seed(
 
 
 async def _run(
-    client: ZichtClient,
-    region: Region,
-    receiver: WebhookReceiver,
+    watcher: Watcher,
     options: RunOptions,
     *,
     console: Console,
     stop: asyncio.Event,
-    tally: SendTally,
     sending: asyncio.Task[None],
+    milestones: _Milestones,
 ) -> None:
     """Watch until stopped while the generator sends, then print the last look."""
     if options.duration_s is not None:
         # Counted from here: seeding takes as long as it takes, the demo then runs S seconds.
         asyncio.get_running_loop().call_later(options.duration_s, stop.set)
-    watcher = Watcher(client, receiver, tally, providers=len(region.providers), rate=options.rate)
     try:
-        await _watch(watcher, console, stop, live=options.view and console.is_terminal)
+        await _watch(watcher, console, stop, milestones, live=options.view and console.is_terminal)
     finally:
         stop.set()
         await sending
     try:
-        last = await asyncio.wait_for(watcher.poll(), timeout=_LAST_LOOK_S)
+        last = await asyncio.wait_for(watcher.poll(every_count=True), timeout=_LAST_LOOK_S)
     except TimeoutError:
         say(console, "stopped")
     else:
@@ -247,6 +301,13 @@ async def run_demo(options: RunOptions, console: Console) -> int:
             # Signals start once the registry is in, while indicators are still being sent,
             # so providers change colour within a minute of start.
             tally = SendTally()
+            watcher = Watcher(
+                client, receiver, tally, providers=len(region.providers), rate=options.rate,
+                started_at=options.started_at,
+            )  # fmt: skip
+            milestones = _Milestones()
+            # The view's first look, before seeding: colours change from here.
+            await watcher.poll()
             registered = asyncio.Event()
             sending = asyncio.create_task(
                 _when(registered, stop, generate(
@@ -256,8 +317,9 @@ async def run_demo(options: RunOptions, console: Console) -> int:
             )  # fmt: skip
             try:
                 seeded = await _seed(
-                    client, region, receiver, console, stop, live=live, registered=registered
-                )
+                    client, region, receiver, console, stop, live=live, registered=registered,
+                    watcher=watcher, milestones=milestones,
+                )  # fmt: skip
             except BaseException:
                 stop.set()
                 await sending
@@ -268,8 +330,8 @@ async def run_demo(options: RunOptions, console: Console) -> int:
                 return 0
             say(console, f"webhooks arrive at {receiver.base_url}/hooks/<subscriber>")
             await _run(
-                client, region, receiver, options, console=console, stop=stop, tally=tally,
-                sending=sending,
+                watcher, options, console=console, stop=stop, sending=sending,
+                milestones=milestones,
             )  # fmt: skip
     finally:
         receiver.stop()

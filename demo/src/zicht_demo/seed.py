@@ -1,13 +1,13 @@
 """Seed the synthetic region into a running Zicht, through its public APIs only.
 
-Three steps, each safe to repeat: one webhook subscription per municipality, casus table and
-IGJ pointing at the local receiver; every provider's registry entry (``PUT``; the same entry
-again is a replay); its indicator reports (the same report again is a replay, a later period a
-new report). Each subscriber signs with its own new secret, which the receiver learns first,
-so notify can verify the callback as it stores it. Subscriptions are listed first and reused:
-a reused one is moved to this run's receiver with the new secret (the old one signs beside it
-for a while), and extra demo subscriptions of the same subscriber from earlier runs are
-deleted.
+Two steps, each safe to repeat: one webhook subscription per municipality, casus table and
+IGJ pointing at the local receiver; then, provider by provider (troubled ones first), its
+registry entry (``PUT``; the same entry again is a replay) followed by its indicator reports
+(the same report again is a replay, a later period a new report). Each subscriber signs
+with its own new secret, which the receiver learns first, so notify can verify the callback
+as it stores it. Subscriptions are listed first and reused: a reused one is moved to this
+run's receiver with the new secret (the old one signs beside it for a while), and extra demo
+subscriptions of the same subscriber from earlier runs are deleted.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ _UNAVAILABLE: Final = 503
 _RETRIES: Final = 4
 _RETRY_WAIT_S: Final = 1.0
 _PROBLEMS_KEPT: Final = 10
+_SUBSCRIBING_AT_ONCE: Final = 8
 
 Progress = Callable[[str, int, int], None]
 """Called as ``(step, done, total)`` while seeding; steps: subscriptions, registry, indicators."""
@@ -144,7 +145,8 @@ async def seed_region(
     """Point every subscriber at the receiver, then put the region into Zicht.
 
     Subscriptions come first, so the alerts the first scores raise reach a subscriber instead
-    of being recorded as undeliverable.
+    of being recorded as undeliverable. Each provider's reports follow its registry entry, so
+    its first score comes within seconds of the start of seeding.
 
     Args:
         client: The demo's HTTP client.
@@ -169,11 +171,18 @@ async def seed_region(
     done = Tally()
 
     subscribers = subscriber_ids(client.keys.subscribers)
-    for number, subscriber in enumerate(subscribers, start=1):
+
+    async def subscribe(subscriber: str) -> None:
         await _subscribe(client, receiver, subscriber, report)
-        tell("subscriptions", number, len(subscribers))
+        done.add("subscriptions")
+        tell("subscriptions", done["subscriptions"], len(subscribers))
+
+    # Each subscription waits for notify's two verification deliveries: several at once.
+    await _each(list(subscribers), subscribe, min(concurrency, _SUBSCRIBING_AT_ONCE))
     if subscribed is not None:
         subscribed()
+
+    reports = sum(len(p.indicator_reports) for p in region.providers)
 
     async def register(provider: Provider) -> None:
         answer = await _with_retries(
@@ -184,15 +193,10 @@ async def seed_region(
             report.note(f"registry {provider.provider_id}: {answer.status} {answer.problem_title}")
         done.add("registry")
         tell("registry", done["registry"], len(region.providers))
+        if done["registry"] == len(region.providers) and registered is not None:
+            registered()
 
-    await _each(list(region.providers), register, concurrency)
-    if registered is not None:
-        registered()
-
-    reports = [(p, r) for p in region.providers for r in p.indicator_reports]
-
-    async def indicate(item: tuple[Provider, Any]) -> None:
-        provider, indicator_report = item
+    async def indicate(provider: Provider, indicator_report: Any) -> None:
         answer = await _with_retries(
             lambda: client.report_indicators(provider.provider_id, indicator_report.body())
         )
@@ -201,9 +205,17 @@ async def seed_region(
             what = f"{answer.status} {answer.problem_title}"
             report.note(f"indicators {provider.provider_id}: {what}")
         done.add("indicators")
-        tell("indicators", done["indicators"], len(reports))
+        tell("indicators", done["indicators"], reports)
 
-    await _each(reports, indicate, concurrency)
+    async def put_in(provider: Provider) -> None:
+        await register(provider)
+        for indicator_report in provider.indicator_reports:
+            await indicate(provider, indicator_report)
+
+    # Provider by provider, each with its reports right after its registry entry, troubled
+    # ones first: their scores turn orange or red within seconds of seeding, not at its end.
+    ordered = sorted(region.providers, key=lambda p: not p.troubled)
+    await _each(ordered, put_in, concurrency)
     return report
 
 

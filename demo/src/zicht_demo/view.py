@@ -137,6 +137,10 @@ class Snapshot:
     deliveries: Mapping[str, int]
     receiver: ReceiverStats
     problems: tuple[str, ...] = ()
+    first_change_s: float | None = None
+    """Seconds from the start to the first colour change seen; None before it."""
+    first_alert_s: float | None = None
+    """Seconds from the start to the first alert at the receiver; None before it."""
 
     @property
     def unscored(self) -> int:
@@ -196,8 +200,13 @@ class Watcher:
         providers: int,
         rate: float,
         clock: Callable[[], float] = time.monotonic,
+        started_at: float | None = None,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self._client = client
+        self._wall = wall
+        self._started_at = started_at if started_at is not None else wall()
+        self._first_change_at: float | None = None
         self._receiver = receiver
         self._tally = tally
         self._providers = providers
@@ -208,20 +217,30 @@ class Watcher:
         self._outcomes = _Outcomes()
         self._first_level: dict[str, str] = {}
         self._current_level: dict[str, str] = {}
+        self._level_looks = 0
         self._problems: dict[str, str] = {}
         self._polls = 0
         self._deliveries_seen: dict[str, int] = {}
 
-    async def poll(self) -> Snapshot:
-        """Ask every service once (concurrently) and return what they said."""
+    async def poll(self, *, every_count: bool = False) -> Snapshot:
+        """Ask every service once (concurrently) and return what they said.
+
+        Args:
+            every_count: Also ask notify's delivery counts, which are otherwise asked only
+                every few polls (they are the costliest); for a last look.
+        """
         now = self._clock()
         while self._tally.submission_ids:
             self._outcomes.first_seen.setdefault(self._tally.submission_ids.popleft(), now)
         self._problems.clear()
         levels, deliveries, _, _ = await asyncio.gather(
-            self._levels(), self._deliveries(), self._intake_received(), self._check_outcomes(now)
+            self._levels(),
+            self._deliveries(fresh=every_count),
+            self._intake_received(),
+            self._check_outcomes(now),
         )
         counts, top_red = levels
+        stats = self._receiver.stats()
         return Snapshot(
             elapsed_s=now - self._started,
             rate=self._rate,
@@ -234,9 +253,14 @@ class Watcher:
             changed_colour=self._changed(),
             top_red=top_red,
             deliveries=deliveries,
-            receiver=self._receiver.stats(),
+            receiver=stats,
             problems=tuple(sorted(set(self._problems.values()))),
+            first_change_s=self._since_start(self._first_change_at),
+            first_alert_s=self._since_start(stats.first_alert_at),
         )
+
+    def _since_start(self, moment: float | None) -> float | None:
+        return None if moment is None else max(0.0, moment - self._started_at)
 
     async def _safe(self, service: str, call: Awaitable[_T], default: _T) -> _T:
         try:
@@ -266,11 +290,18 @@ class Watcher:
                     for e in listed[:_TOP_RED]
                     if isinstance(e, dict)
                 )
+        self._level_looks += 1
         return counts, top
 
     def _level_seen(self, provider_id: str, level: str) -> None:
-        self._first_level.setdefault(provider_id, level)
+        # A provider first scored after the view's first look was unscored then, and an
+        # unscored provider is green: its first score is a change when it is not green.
+        first = self._first_level.setdefault(
+            provider_id, level if self._level_looks == 0 else "green"
+        )
         self._current_level[provider_id] = level
+        if first != level and self._first_change_at is None:
+            self._first_change_at = self._wall()
 
     def _changed(self) -> int:
         return sum(
@@ -279,9 +310,9 @@ class Watcher:
             if self._first_level.get(provider_id) != level
         )
 
-    async def _deliveries(self) -> dict[str, int]:
+    async def _deliveries(self, *, fresh: bool) -> dict[str, int]:
         self._polls += 1
-        if self._deliveries_seen and self._polls % _DELIVERIES_EVERY != 1:
+        if not fresh and self._deliveries_seen and self._polls % _DELIVERIES_EVERY != 1:
             return self._deliveries_seen
         counts: dict[str, int] = {}
         for state in DELIVERY_STATES:
@@ -421,6 +452,7 @@ def render(snapshot: Snapshot) -> RenderableType:
         ("Zicht demo region", "bold"),
         f"  {snapshot.providers} invented providers · running {_clock_text(snapshot.elapsed_s)}"
         f" · {snapshot.rate:g} signals/s · Ctrl-C stops",
+        f"\n{_milestones_text(snapshot)}",
     )
     grid = Table.grid(expand=True, padding=(0, 2))
     grid.add_column(ratio=1)
@@ -455,9 +487,21 @@ def summary_line(snapshot: Snapshot) -> str:
         f"alerts {deliveries} | receiver {stats.total} "
         f"(duplicates {stats.duplicates}, bad signatures {stats.bad_signatures})"
     )
+    if snapshot.first_change_s is not None or snapshot.first_alert_s is not None:
+        line += f" | {_milestones_text(snapshot)}"
     if snapshot.problems:
         line += " | " + "; ".join(snapshot.problems)
     return line
+
+
+def _milestones_text(snapshot: Snapshot) -> str:
+    def at(seconds: float | None) -> str:
+        return "not yet" if seconds is None else f"{seconds:.0f}s after start"
+
+    return (
+        f"first colour change {at(snapshot.first_change_s)}, "
+        f"first alert {at(snapshot.first_alert_s)}"
+    )
 
 
 class SeedingProgress:

@@ -154,12 +154,36 @@ def _wait_ready(services: Sequence[_Service], stop: list[bool], log_dir: Path) -
         time.sleep(0.2)
 
 
-async def _demo_keys(database_url: str) -> dict[str, Any]:
+async def _migrated(
+    database_url: str, schema: str, services: Sequence[_Service], log_dir: Path
+) -> None:
+    """Wait until a service has made its key table (its migrations run first at start-up)."""
+    deadline = time.monotonic() + _READY_TIMEOUT_S
+    conn = await asyncpg.connect(database_url)
+    try:
+        while not await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", f"{schema}.api_keys"):
+            for service in services:
+                if service.process.poll() is not None:
+                    raise DevStackError(
+                        f"{service.name} exited with code {service.process.returncode} while "
+                        f"starting; its log is {log_dir / service.name}.log"
+                    )
+            if time.monotonic() > deadline:
+                raise DevStackError(f"{schema}: its tables were not made in time")
+            await asyncio.sleep(0.2)
+    finally:
+        await conn.close()
+
+
+async def _demo_keys(
+    database_url: str, services: Sequence[_Service], log_dir: Path
+) -> dict[str, Any]:
     """API keys for the demo region's partners, subscribers, supervisors and operators."""
 
     async def keys_of(
         schema: str, wanted: dict[str, tuple[str, list[str], dict[str, str]]]
     ) -> dict[str, str]:
+        await _migrated(database_url, schema, services, log_dir)
         pool = await create_pool(database_url, schema, min_size=1, max_size=2)
         try:
             store = KeyStore(pool)
@@ -238,10 +262,16 @@ async def _demo_keys(database_url: str) -> dict[str, Any]:
     }
 
 
-def _start_demo(args: argparse.Namespace, database_url: str, base: int) -> subprocess.Popen[bytes]:
-    """Seed the synthetic region and run its generator, receiver and view."""
+def _start_demo(
+    args: argparse.Namespace, database_url: str, base: int, services: Sequence[_Service]
+) -> subprocess.Popen[bytes]:
+    """Seed the synthetic region and run its generator, receiver and view.
+
+    It starts while the services are still getting ready (once their tables exist, for the
+    keys), so its own start-up overlaps theirs; it waits for them to be ready itself.
+    """
     keys_file = args.data_dir / "demo-keys.json"
-    keys = asyncio.run(_demo_keys(database_url))
+    keys = asyncio.run(_demo_keys(database_url, services, args.data_dir))
     keys_file.write_text(json.dumps(keys, indent=2), encoding="utf-8")
     keys_file.chmod(0o600)
     (args.data_dir / "demo-started").touch()
@@ -250,14 +280,14 @@ def _start_demo(args: argparse.Namespace, database_url: str, base: int) -> subpr
         "--intake", f"http://127.0.0.1:{base + 1}", "--triage", f"http://127.0.0.1:{base + 2}",
         "--scoring", f"http://127.0.0.1:{base + 3}", "--notify", f"http://127.0.0.1:{base + 4}",
         "--receiver-port", str(base + 5), "--rate", str(args.rate),
-        "--providers", str(args.providers),
+        "--providers", str(args.providers), "--since", str(args.started_at),
     ]  # fmt: skip
     if not sys.stdout.isatty():
         command.append("--no-view")
     process = subprocess.Popen(command, start_new_session=True)  # noqa: S603 - our own module
     _say(
-        f"demo: started (pid {process.pid}), seeding the synthetic region; webhooks arrive "
-        f"at http://127.0.0.1:{base + 5}"
+        f"demo: started (pid {process.pid}); it seeds the synthetic region once the services "
+        f"are ready, and webhooks arrive at http://127.0.0.1:{base + 5}"
     )
     return process
 
@@ -276,6 +306,7 @@ def _stop_services(services: Sequence[_Service]) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    args.started_at = time.time()
     args.data_dir.mkdir(parents=True, exist_ok=True)
     stop: list[bool] = []
 
@@ -293,17 +324,17 @@ def _run(args: argparse.Namespace) -> int:
                 services = _start_services(
                     bootstrap, database_url, args.data_dir, args.http_port_base
                 )
-                _wait_ready(services, stop, args.data_dir)
-                if not stop:
-                    _say("all four services are ready; Ctrl-C stops everything")
                 demo_on = (
                     args.demo
                     if args.demo is not None
                     else not (args.data_dir / "demo-started").exists()
                 )
                 if demo_on and not stop:
-                    demo = _start_demo(args, database_url, args.http_port_base)
-                elif not stop:
+                    demo = _start_demo(args, database_url, args.http_port_base, services)
+                _wait_ready(services, stop, args.data_dir)
+                if not stop:
+                    _say("all four services are ready; Ctrl-C stops everything")
+                if not demo_on and not stop:
                     _say("demo: off (run with --demo to run the synthetic region again)")
                 while not stop:
                     for service in services:
