@@ -222,7 +222,7 @@ async def test_a_4xx_fails_at_once_and_an_operator_redelivers_it(
     receiver.answers[path] = [400]
     await publish(notify.bootstrap, new_event(provider(pid), source=UPSTREAM))
     await known(notify, pid)
-    await subscribe(notify, receiver, "GM0153", path, providers=[pid])
+    sub = await subscribe(notify, receiver, "GM0153", path, providers=[pid])
     await publish(notify.bootstrap, new_event(assessed(pid, Outcome.INVESTIGATE), source=UPSTREAM))
 
     [failed] = await events_on(
@@ -231,6 +231,16 @@ async def test_a_4xx_fails_at_once_and_an_operator_redelivers_it(
     )  # fmt: skip
     assert failed.data.failure_reason == "rejected_by_receiver"
     assert failed.data.attempts == 1
+    # The subscriber's own operators see it too, under their subscription.
+    own = await notify.client.get(
+        f"/v1/subscriptions/{sub['subscription_id']}/deliveries",
+        params={"state": "failed"}, headers=notify.auth("GM0153"),
+    )  # fmt: skip
+    assert [d["alert_id"] for d in own.json()["deliveries"]] == [str(failed.data.alert_id)]
+    other = await notify.client.get(
+        f"/v1/subscriptions/{sub['subscription_id']}/deliveries", headers=notify.auth("GM0141")
+    )
+    assert other.status_code == 404
     listed = await notify.client.get(
         "/v1/deliveries", params={"state": "failed"}, headers=notify.auth("operator")
     )

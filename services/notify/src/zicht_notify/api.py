@@ -475,6 +475,30 @@ def build_router(  # noqa: PLR0915  # one closure per route keeps the wiring in 
         return Response(status_code=204)
 
     @router.get(
+        "/subscriptions/{subscription_id}/deliveries",
+        summary="This subscription's alerts by delivery state: failed ones to look into",
+        responses=responses,
+    )
+    async def own_deliveries(
+        subscription_id: UUID,
+        principal: Subscribing,
+        state: Annotated[str, Query(pattern="^(pending|retrying|delivered|failed)$")] = "failed",
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> dict[str, Any]:
+        await own(subscription_id, _subscriber(principal))
+        rows = await pool().fetch(
+            f"""
+            SELECT {_DELIVERY_COLUMNS} FROM alerts
+            WHERE subscription_id = $1 AND state = $2
+            ORDER BY created_at DESC, alert_id LIMIT $3
+            """,  # noqa: S608  # a constant column list, no input
+            subscription_id,
+            state,
+            limit,
+        )
+        return {"deliveries": [_delivery(r) for r in rows]}
+
+    @router.get(
         "/deliveries",
         summary="Alerts by delivery state (operators): failed, undeliverable, retrying ...",
         responses=responses,
@@ -488,14 +512,11 @@ def build_router(  # noqa: PLR0915  # one closure per route keeps the wiring in 
         provider_id: Annotated[str | None, Query(max_length=64)] = None,
     ) -> dict[str, Any]:
         rows = await pool().fetch(
-            """
-            SELECT alert_id, webhook_id, subscriber_kind, subscriber_id, provider_id,
-                   source_event_id, source_event_type, rule_id, state, attempts, last_status,
-                   last_error, failure_reason, created_at, next_attempt_at, delivered_at,
-                   failed_at
+            f"""
+            SELECT {_DELIVERY_COLUMNS}
             FROM alerts WHERE state = $1 AND ($3::text IS NULL OR provider_id = $3)
             ORDER BY created_at DESC, alert_id LIMIT $2
-            """,
+            """,  # noqa: S608  # a constant column list, no input
             state,
             limit,
             provider_id,
@@ -520,6 +541,11 @@ def build_router(  # noqa: PLR0915  # one closure per route keeps the wiring in 
         return {"alert_id": str(alert_id), "state": "pending"}
 
     return router
+
+
+_DELIVERY_COLUMNS = """alert_id, webhook_id, subscriber_kind, subscriber_id, provider_id,
+    source_event_id, source_event_type, rule_id, state, attempts, last_status, last_error,
+    failure_reason, created_at, next_attempt_at, delivered_at, failed_at"""
 
 
 def _iso(value: datetime | None) -> str | None:
