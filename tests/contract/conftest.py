@@ -1,29 +1,40 @@
-"""Fixtures for the contract tests: the golden examples and a fresh event of each kind."""
+"""Fixtures for the contract tests: the golden examples and a fresh event of each kind.
+
+Tests that send an example through a Kafka record ask for ``kafka_golden_path`` or
+``kafka_event``, which hold only the Kafka events' examples; ``golden_path`` and
+``golden_event`` hold every example, webhook payloads included.
+"""
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from zicht_schemas import CloudEvent, EventData, from_structured
+from contract.examples import (
+    golden_paths,
+    kafka_golden_paths,
+    read_golden,
+    webhook_golden_paths,
+)
+from zicht_schemas import CloudEvent, EventData, WebhookData, from_structured, from_webhook
 
-GOLDEN_DIR = Path(__file__).parent / "golden"
 SCHEMA_DIR = Path(__file__).parents[2] / "schemas" / "json"
 
-
-def golden_paths() -> list[Path]:
-    """Every golden example, one structured-mode CloudEvent per event type."""
-    return sorted(GOLDEN_DIR.glob("*.json"))
+_PARAMETERS: dict[str, Callable[[], list[Path]]] = {
+    "golden_path": golden_paths,
+    "kafka_golden_path": kafka_golden_paths,
+    "webhook_golden_path": webhook_golden_paths,
+}
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Run every test that asks for ``golden_path`` once per golden example."""
-    if "golden_path" in metafunc.fixturenames:
-        paths = golden_paths()
-        metafunc.parametrize(
-            "golden_path", paths, ids=[p.name.removesuffix(".json") for p in paths]
-        )
+    """Run every test that asks for a golden path once per golden example of that kind."""
+    for name, paths_of in _PARAMETERS.items():
+        if name in metafunc.fixturenames:
+            paths = paths_of()
+            metafunc.parametrize(name, paths, ids=[p.name.removesuffix(".json") for p in paths])
 
 
 @pytest.fixture
@@ -46,13 +57,26 @@ def golden_document(golden_path: Path) -> dict[str, Any]:
 
 
 @pytest.fixture
-def golden_event(golden_path: Path) -> CloudEvent[EventData]:
-    """The golden example read with the current models."""
-    return from_structured(golden_path.read_bytes())
+def golden_event(golden_path: Path) -> CloudEvent[Any]:
+    """The golden example (an event or a webhook payload) read with the current models."""
+    return read_golden(golden_path.read_bytes())
+
+
+@pytest.fixture
+def kafka_event(kafka_golden_path: Path) -> CloudEvent[EventData]:
+    """The golden example of a Kafka event read with the current models."""
+    return from_structured(kafka_golden_path.read_bytes())
 
 
 @pytest.fixture
 def golden_by_type() -> dict[str, CloudEvent[EventData]]:
-    """Every golden example read with the current models, by event type."""
-    events = [from_structured(path.read_bytes()) for path in golden_paths()]
+    """Every Kafka event's golden example read with the current models, by event type."""
+    events = [from_structured(path.read_bytes()) for path in kafka_golden_paths()]
+    return {event.type: event for event in events}
+
+
+@pytest.fixture
+def webhook_by_type() -> dict[str, CloudEvent[WebhookData]]:
+    """Every webhook payload's golden example read as a subscriber reads it, by type."""
+    events = [from_webhook(path.read_bytes()) for path in webhook_golden_paths()]
     return {event.type: event for event in events}

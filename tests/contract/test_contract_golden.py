@@ -1,4 +1,8 @@
-"""Golden examples, kept forever: each still parses, round-trips, and the official SDK agrees."""
+"""Golden examples, kept forever: each still parses, round-trips, and the official SDK agrees.
+
+Webhook payloads (the alert, the verification) are checked as the Kafka events are, except for
+the Kafka binding: they travel on no topic, so only the Kafka events' examples go through it.
+"""
 
 import json
 from collections.abc import Mapping
@@ -16,9 +20,11 @@ from cloudevents.v1 import http as legacy_http
 from cloudevents.v1 import kafka as legacy_kafka
 from cloudevents.v1 import pydantic as legacy_pydantic
 
+from contract.examples import read_golden
 from zicht_schemas import (
     EVENT_MODELS,
     STRUCTURED_CONTENT_TYPE,
+    WEBHOOK_MODELS,
     CloudEvent,
     EventData,
     from_kafka_record,
@@ -60,7 +66,7 @@ def _assert_subset(expected: object, actual: object, where: str = "data") -> Non
 
 
 def _assert_same_as_sdk(
-    event: CloudEvent[EventData], attributes: Mapping[str, Any], data: object
+    event: CloudEvent[Any], attributes: Mapping[str, Any], data: object
 ) -> None:
     for name in _STRING_ATTRIBUTES:
         assert attributes.get(name) == getattr(event, name), name
@@ -79,15 +85,21 @@ def _strings(value: object) -> list[str]:
     return []
 
 
-def test_every_event_type_has_exactly_one_golden_example(all_golden_paths: list[Path]) -> None:
-    assert {path.name.removesuffix(".json") for path in all_golden_paths} == set(EVENT_MODELS)
+def test_every_event_and_webhook_type_has_exactly_one_golden_example(
+    all_golden_paths: list[Path],
+) -> None:
+    assert {path.name.removesuffix(".json") for path in all_golden_paths} == set(
+        EVENT_MODELS
+    ) | set(WEBHOOK_MODELS)
 
 
 def test_golden_example_still_parses_with_the_current_model(
-    golden_path: Path, golden_document: dict[str, Any], golden_event: CloudEvent[EventData]
+    golden_path: Path, golden_document: dict[str, Any], golden_event: CloudEvent[Any]
 ) -> None:
+    models = {**EVENT_MODELS, **WEBHOOK_MODELS}
+
     assert golden_event.type == golden_path.name.removesuffix(".json")
-    assert isinstance(golden_event.data, EVENT_MODELS[golden_event.type])
+    assert isinstance(golden_event.data, models[golden_event.type])
     # Nothing the old example said is dropped or changed by today's model.
     _assert_subset(golden_document["data"], json.loads(to_structured(golden_event))["data"])
 
@@ -105,25 +117,31 @@ def test_golden_data_validates_against_the_committed_json_schema(
     assert golden_document["dataschema"] == schema["$id"]
 
 
-def test_golden_example_round_trips_through_a_kafka_record_unchanged(
-    golden_event: CloudEvent[EventData],
+def test_golden_example_round_trips_through_a_structured_body_unchanged(
+    golden_event: CloudEvent[Any],
 ) -> None:
-    record = to_kafka_record(golden_event)
+    assert read_golden(to_structured(golden_event)) == golden_event
 
-    assert from_kafka_record(record.value, record.headers) == golden_event
-    assert record.topic == golden_event.data.kafka_topic()
-    assert from_structured(to_structured(golden_event)) == golden_event
+
+def test_golden_example_round_trips_through_a_kafka_record_unchanged(
+    kafka_event: CloudEvent[EventData],
+) -> None:
+    record = to_kafka_record(kafka_event)
+
+    assert from_kafka_record(record.value, record.headers) == kafka_event
+    assert record.topic == kafka_event.data.kafka_topic()
+    assert from_structured(to_structured(kafka_event)) == kafka_event
 
 
 def test_official_sdk_reads_our_kafka_record_with_equal_attributes_and_data(
-    golden_event: CloudEvent[EventData],
+    kafka_event: CloudEvent[EventData],
 ) -> None:
-    record = to_kafka_record(golden_event)
+    record = to_kafka_record(kafka_event)
 
     current = sdk_kafka.from_binary_event(
         sdk_kafka.KafkaMessage(headers=dict(record.headers), key=record.key, value=record.value)
     )
-    _assert_same_as_sdk(golden_event, current.get_attributes(), current.get_data())
+    _assert_same_as_sdk(kafka_event, current.get_attributes(), current.get_data())
     assert current.get_extension("partitionkey") == (
         record.key.decode() if record.key is not None else None
     )
@@ -131,11 +149,11 @@ def test_official_sdk_reads_our_kafka_record_with_equal_attributes_and_data(
     legacy = legacy_kafka.from_binary(
         legacy_kafka.KafkaMessage(headers=dict(record.headers), key=record.key, value=record.value)
     )
-    _assert_same_as_sdk(golden_event, legacy.get_attributes(), legacy.get_data())
+    _assert_same_as_sdk(kafka_event, legacy.get_attributes(), legacy.get_data())
 
 
 def test_official_sdk_reads_our_structured_body_with_equal_attributes_and_data(
-    golden_event: CloudEvent[EventData],
+    golden_event: CloudEvent[Any],
 ) -> None:
     body = to_structured(golden_event)
     headers = {"content-type": STRUCTURED_CONTENT_TYPE}
@@ -150,17 +168,25 @@ def test_official_sdk_reads_our_structured_body_with_equal_attributes_and_data(
     _assert_same_as_sdk(golden_event, typed.get_attributes(), typed.get_data())
 
 
+def _sdk_event(event: CloudEvent[Any]) -> SdkCloudEvent:
+    attributes = event.model_dump(exclude_none=True, exclude={"data"})
+    return SdkCloudEvent(attributes, event.data.model_dump(mode="json"))
+
+
 def test_a_kafka_record_written_by_the_official_sdk_reads_as_the_same_event(
-    golden_event: CloudEvent[EventData],
+    kafka_event: CloudEvent[EventData],
 ) -> None:
-    attributes = golden_event.model_dump(exclude_none=True, exclude={"data"})
-    sdk_event = SdkCloudEvent(attributes, golden_event.data.model_dump(mode="json"))
+    message = sdk_kafka.to_binary(_sdk_event(kafka_event), JSONFormat())
 
-    message = sdk_kafka.to_binary(sdk_event, JSONFormat())
+    assert from_kafka_record(message.value, message.headers) == kafka_event
 
-    assert from_kafka_record(message.value, message.headers) == golden_event
-    structured = JSONFormat().write(sdk_event)
-    assert from_structured(structured) == golden_event
+
+def test_a_structured_body_written_by_the_official_sdk_reads_as_the_same_event(
+    golden_event: CloudEvent[Any],
+) -> None:
+    structured = JSONFormat().write(_sdk_event(golden_event))
+
+    assert read_golden(structured) == golden_event
 
 
 def test_golden_examples_carry_no_bsn_anywhere(golden_document: dict[str, Any]) -> None:

@@ -1,4 +1,4 @@
-"""The event models: documented, frozen, versioned, and strict where privacy or policy asks."""
+"""The event and webhook models: documented, frozen, versioned, strict where privacy asks."""
 
 import json
 import re
@@ -17,6 +17,7 @@ from zicht_schemas import (
     EVENT_MODELS,
     PROVIDER_REGISTERED,
     SHORTCOMING_KIND,
+    WEBHOOK_MODELS,
     AlertDeliveredV1,
     DeadLetteredV1,
     IndicatorCode,
@@ -59,7 +60,7 @@ def _nested_models(annotation: object) -> list[type[BaseModel]]:
 
 def _all_models() -> set[type[BaseModel]]:
     found: set[type[BaseModel]] = set()
-    pending: list[type[BaseModel]] = list(EVENT_MODELS.values())
+    pending: list[type[BaseModel]] = [*EVENT_MODELS.values(), *WEBHOOK_MODELS.values()]
     while pending:
         model = pending.pop()
         if model in found:
@@ -102,6 +103,7 @@ def investigation(golden_by_type: dict[str, Any]) -> InvestigationChangedV1:
 def test_the_walk_finds_nested_models_too() -> None:
     names = {model.__name__ for model in ALL_MODELS}
     assert {"SignalProvider", "ShortcomingFinding", "RuleFired", "OriginalHeader"} <= names
+    assert {"AlertV1", "AlertReason", "AlertCounts", "VerificationV1"} <= names
 
 
 @pytest.mark.parametrize("model", ALL_MODELS, ids=lambda model: model.__name__)
@@ -132,6 +134,21 @@ def test_every_event_names_a_versioned_type_and_topic(event_type: str) -> None:
     else:
         assert model.TOPIC in ALL_TOPICS
         assert model.TOPIC.endswith(f".{version.group(1)}")
+
+
+@pytest.mark.parametrize("event_type", sorted(WEBHOOK_MODELS))
+def test_every_webhook_payload_names_a_versioned_type_and_no_topic(
+    event_type: str, schema_dir: Path
+) -> None:
+    model = WEBHOOK_MODELS[event_type]
+    version = re.fullmatch(r"nl\.zorgtoezicht(\.[a-z-]+){1,2}\.(v[0-9]+)", event_type)
+    schema = json.loads((schema_dir / f"{event_type}.json").read_text("utf-8"))
+
+    assert version, "reverse-DNS, domain-named, one version suffix"
+    assert model.__name__.endswith(version.group(2).upper())
+    assert event_type not in EVENT_MODELS
+    assert not hasattr(model, "TOPIC")
+    assert "x-zicht-topic" not in schema
 
 
 def test_only_the_provider_registry_is_compacted() -> None:

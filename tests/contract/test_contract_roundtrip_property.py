@@ -1,5 +1,8 @@
 """Property: any valid instance of any event model survives Kafka and HTTP unchanged.
 
+Webhook payloads (the alert, the verification) travel on no topic: they are checked through
+the webhook body alone, read back with ``from_webhook``.
+
 Instances are drawn from each model's own JSON Schema, so a new model or field is covered
 without touching this file; the few cross-field rules are applied by small fix-ups.
 """
@@ -16,13 +19,16 @@ from pydantic import ValidationError
 
 from zicht_schemas import (
     EVENT_MODELS,
+    WEBHOOK_MODELS,
     EncodedBytes,
     EventData,
     IndicatorCode,
     IndicatorValueKind,
     Shortcoming,
+    WebhookData,
     from_kafka_record,
     from_structured,
+    from_webhook,
     new_event,
     source_urn,
     to_kafka_record,
@@ -195,12 +201,12 @@ _FIXUPS: dict[str, Callable[[dict[str, Any]], None]] = {
 }
 
 
-def _instances(event_type: str) -> st.SearchStrategy[EventData]:
-    model = EVENT_MODELS[event_type]
+def _instances(event_type: str) -> st.SearchStrategy[EventData | WebhookData]:
+    model = EVENT_MODELS.get(event_type) or WEBHOOK_MODELS[event_type]
     schema = event_json_schema(model)
     fixup = _FIXUPS.get(event_type, _no_fixup)
 
-    def build(document: dict[str, Any]) -> EventData:
+    def build(document: dict[str, Any]) -> EventData | WebhookData:
         fixup(document)
         try:
             return model.model_validate_json(json.dumps(document))
@@ -239,3 +245,27 @@ def test_any_valid_event_round_trips_through_kafka_binary_mode_unchanged(
     assert read.data == instance
     assert read.time == moment
     assert from_structured(to_structured(event)) == event
+
+
+@pytest.mark.parametrize("event_type", sorted(WEBHOOK_MODELS))
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_any_valid_webhook_payload_round_trips_through_a_webhook_body_unchanged(
+    event_type: str, data: st.DataObject
+) -> None:
+    instance = data.draw(_instances(event_type), label="data")
+    event_id, moment, correlation, causation = data.draw(_EVENTS, label="envelope")
+    event = new_event(
+        instance,
+        source=source_urn("00000001234567890000", "notify"),
+        event_id=event_id,
+        time=moment,
+        correlation_id=correlation,
+        causation_id=causation,
+    )
+
+    read = from_webhook(to_structured(event))
+
+    assert read == event
+    assert read.data == instance
+    assert read.subject == instance.about_provider()

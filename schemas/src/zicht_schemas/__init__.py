@@ -1,9 +1,11 @@
 """Zicht's event contracts: the single source of every event, topic and schema.
 
 Services import from here only: topic names (:mod:`zicht_schemas.topics`), codes
-(:mod:`zicht_schemas.codes`), event data models (:mod:`zicht_schemas.events`), the CloudEvents
-envelope with its Kafka and HTTP bindings (:mod:`zicht_schemas.cloudevents`) and the error a
-consumer gets for a bad message (:class:`InvalidEventError`).
+(:mod:`zicht_schemas.codes`), event data models and the webhook payloads notify POSTs to
+subscribers (:mod:`zicht_schemas.events`), the CloudEvents envelope with its Kafka and HTTP
+bindings (:mod:`zicht_schemas.cloudevents`), the personal-data screen of alert texts
+(:mod:`zicht_schemas.privacy`) and the error a consumer gets for a bad message
+(:class:`InvalidEventError`).
 """
 
 from zicht_schemas.cloudevents import (
@@ -19,6 +21,7 @@ from zicht_schemas.cloudevents import (
     dataschema_uri,
     from_kafka_record,
     from_structured,
+    from_webhook,
     new_event,
     source_urn,
     to_kafka_record,
@@ -57,9 +60,18 @@ from zicht_schemas.codes import (
 )
 from zicht_schemas.errors import InvalidEventError, InvalidEventKind
 from zicht_schemas.events import (
+    ALERT_EVENT_TYPE,
     EVENT_MODELS,
+    VERIFICATION_EVENT_TYPE,
+    WEBHOOK_MODELS,
+    AlertCounts,
     AlertDeliveredV1,
     AlertFailedV1,
+    AlertKind,
+    AlertProvider,
+    AlertReason,
+    AlertRecipient,
+    AlertV1,
     Contribution,
     DeadLetteredV1,
     EncodedBytes,
@@ -72,6 +84,7 @@ from zicht_schemas.events import (
     ProviderLocation,
     ProviderRegisteredV1,
     ProviderRiskChangedV1,
+    ReasonSource,
     Reassessment,
     RejectionReason,
     RuleFired,
@@ -81,9 +94,12 @@ from zicht_schemas.events import (
     SignalProvider,
     SignalReceivedV1,
     SignalRejectedV1,
+    VerificationV1,
+    WebhookData,
     WireModel,
     model_for_type,
 )
+from zicht_schemas.privacy import carries_personal_data
 from zicht_schemas.topics import (
     ALERT_DELIVERED,
     ALERT_FAILED,
@@ -109,6 +125,7 @@ from zicht_schemas.values import is_rfc3339, looks_like_bsn
 
 __all__ = [
     "ALERT_DELIVERED",
+    "ALERT_EVENT_TYPE",
     "ALERT_FAILED",
     "ALL_TOPICS",
     "CE_HEADER_PREFIX",
@@ -133,10 +150,18 @@ __all__ = [
     "SIGNAL_REJECTED",
     "SPECVERSION",
     "STRUCTURED_CONTENT_TYPE",
+    "VERIFICATION_EVENT_TYPE",
+    "WEBHOOK_MODELS",
     "AdviceTo",
+    "AlertCounts",
     "AlertDeliveredV1",
     "AlertFailedV1",
     "AlertFailureReason",
+    "AlertKind",
+    "AlertProvider",
+    "AlertReason",
+    "AlertRecipient",
+    "AlertV1",
     "CareService",
     "Category",
     "CloudEvent",
@@ -170,6 +195,7 @@ __all__ = [
     "ProviderMatch",
     "ProviderRegisteredV1",
     "ProviderRiskChangedV1",
+    "ReasonSource",
     "Reassessment",
     "RejectionCode",
     "RejectionReason",
@@ -188,12 +214,16 @@ __all__ = [
     "Source",
     "Strategy",
     "SubscriberKind",
+    "VerificationV1",
     "VulnerableGroup",
+    "WebhookData",
     "WireModel",
+    "carries_personal_data",
     "dataschema_uri",
     "dead_letter_topic",
     "from_kafka_record",
     "from_structured",
+    "from_webhook",
     "is_dead_letter_topic",
     "is_rfc3339",
     "looks_like_bsn",

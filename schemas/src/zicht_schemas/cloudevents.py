@@ -6,6 +6,8 @@ UTF-8 text, except ``datacontenttype``, which the binding maps to the ``content-
 Other headers (W3C ``traceparent``, ``tracestate``) are the caller's and are left alone.
 
 HTTP webhooks (structured content mode): one JSON object, ``application/cloudevents+json``.
+:func:`from_webhook` reads what notify POSTs (an alert or a verification, ``WEBHOOK_MODELS``);
+:func:`from_structured` reads a Kafka event's type in that mode (golden examples, tools).
 """
 
 import json
@@ -26,7 +28,7 @@ from pydantic import (
 )
 
 from zicht_schemas.errors import InvalidEventError, InvalidEventKind, describe_validation_error
-from zicht_schemas.events import EVENT_MODELS, EventData, WireModel
+from zicht_schemas.events import EVENT_MODELS, WEBHOOK_MODELS, EventData, WebhookData, WireModel
 from zicht_schemas.values import CloudEventId, EventType, Identifier, UtcDateTime
 
 __all__ = [
@@ -42,6 +44,7 @@ __all__ = [
     "dataschema_uri",
     "from_kafka_record",
     "from_structured",
+    "from_webhook",
     "new_event",
     "source_urn",
     "to_kafka_record",
@@ -205,10 +208,12 @@ def new_event(
     """Wrap event data in a CloudEvent: type and dataschema from the model, a fresh id.
 
     Args:
-        data: The event data, an instance of one of the models in ``EVENT_MODELS``.
+        data: The event data, an instance of one of the models in ``EVENT_MODELS`` or
+            ``WEBHOOK_MODELS``.
         source: The producer's URN, from :func:`source_urn`.
         subject: The provider id; by default the provider the data is about (None for events
-            about no provider, such as a rejection or a dead letter without one).
+            about no provider, such as a rejection, a dead letter without one or a webhook
+            verification).
         correlation_id: Id shared along one causal chain (e.g. the signal's first event id).
         causation_id: Id of the event that caused this one.
         event_id: The CloudEvent id; a new UUID 4 by default.
@@ -224,7 +229,7 @@ def new_event(
         pydantic.ValidationError: When an attribute is malformed (e.g. source not a URN).
     """
     event_type = _event_type_of(type(data))
-    about = data.about_provider() if isinstance(data, EventData) else None
+    about = data.about_provider() if isinstance(data, EventData | WebhookData) else None
     if subject is None:
         subject = about
     elif about is not None and subject != about:
@@ -263,9 +268,12 @@ def to_kafka_record(event: CloudEvent[Any], *, key: bytes | str | None = None) -
         :meth:`KafkaRecord.with_headers`.
 
     Raises:
-        TypeError: When the data is not one of Zicht's event models.
+        TypeError: When the data is not one of Zicht's event models (a webhook payload is not:
+            it travels on no topic).
     """
     data = event.data
+    if isinstance(data, WebhookData):
+        raise TypeError(f"{type(data).__name__} is a webhook payload: it travels on no topic")
     if not isinstance(data, EventData):
         raise TypeError(f"{type(data).__name__} is not an event data model")
     attributes = _attribute_texts(event)
@@ -336,12 +344,24 @@ def _decode_headers(headers: Headers) -> dict[str, str]:
     return texts
 
 
+def _unknown_type(event_type: str, registry: Mapping[str, type[BaseModel]]) -> str:
+    """Why ``event_type`` is not in ``registry``, with a hint when it is in the other one."""
+    if registry is EVENT_MODELS and event_type in WEBHOOK_MODELS:
+        return "is a webhook type, on no Kafka topic: read it with from_webhook"
+    if registry is WEBHOOK_MODELS:
+        if event_type in EVENT_MODELS:
+            return "is a Kafka event type, not a webhook: read it with from_structured"
+        return "is not a Zicht webhook type"
+    return "is not a Zicht event type"
+
+
 def _resolve_model(
     attributes: Mapping[str, object],
     model: type[BaseModel] | None,
     name: Callable[[str], str],
+    registry: Mapping[str, type[BaseModel]] = EVENT_MODELS,
 ) -> type[BaseModel]:
-    """Check specversion and type; the model to read the data with."""
+    """Check specversion and type; the model to read the data with (from ``registry``)."""
     specversion = attributes.get("specversion")
     event_type = attributes.get("type")
     event_id = _short_text(attributes.get("id"))
@@ -372,10 +392,10 @@ def _resolve_model(
             event_id=event_id,
         )
     if model is None:
-        found = EVENT_MODELS.get(event_type)
+        found = registry.get(event_type)
         if found is None:
             raise InvalidEventError(
-                f"{name('type')} {_quote(event_type)} is not a Zicht event type",
+                f"{name('type')} {_quote(event_type)} {_unknown_type(event_type, registry)}",
                 kind=InvalidEventKind.UNKNOWN_TYPE,
                 event_id=event_id,
             )
@@ -395,9 +415,10 @@ def _read_event(
     load_data: Callable[[type[BaseModel]], BaseModel],
     model: type[BaseModel] | None,
     name: Callable[[str], str],
+    registry: Mapping[str, type[BaseModel]] = EVENT_MODELS,
 ) -> CloudEvent[Any]:
     """Check the envelope's shape, read the data, validate the whole; fail as InvalidEventError."""
-    data_model = _resolve_model(attributes, model, name)
+    data_model = _resolve_model(attributes, model, name, registry)
     event_type = str(attributes["type"])
     event_id = _short_text(attributes.get("id"))
     missing = [name(attr) for attr in _REQUIRED if attributes.get(attr) is None]
@@ -529,8 +550,10 @@ def from_structured(body: bytes | str, model: type[BaseModel] | None = None) -> 
     """Read a structured-mode CloudEvent (``application/cloudevents+json``) into a model.
 
     Args:
-        body: The JSON object, e.g. a webhook request body or a golden example file.
-        model: The data model expected; by default the one registered for its ``type``.
+        body: The JSON object, e.g. a golden example file (a webhook body: see
+            :func:`from_webhook`).
+        model: The data model expected (an event's or a webhook's, e.g. ``AlertV1``); by
+            default the one registered for its ``type`` in ``EVENT_MODELS``.
 
     Returns:
         The event, its data an instance of the model.
@@ -539,6 +562,36 @@ def from_structured(body: bytes | str, model: type[BaseModel] | None = None) -> 
         InvalidEventError: As :func:`from_kafka_record`; also for ``data_base64`` (binary data
             is not used by Zicht) or a missing ``data``.
     """
+    return _read_structured(body, model, EVENT_MODELS)
+
+
+def from_webhook(body: bytes | str) -> CloudEvent[WebhookData]:
+    """Read the body of a webhook notify POSTed: an alert or a verification delivery.
+
+    Verify the Standard Webhooks signature over the exact bytes first; then this reads them.
+    Dispatch on the result's ``type`` (or ``isinstance`` of its ``data``): a verification
+    (``VerificationV1``) is never an alert.
+
+    Args:
+        body: The request body, ``application/cloudevents+json``.
+
+    Returns:
+        The event, its data an instance of the model registered for its ``type`` in
+        ``WEBHOOK_MODELS`` (``AlertV1`` or ``VerificationV1``).
+
+    Raises:
+        InvalidEventError: As :func:`from_structured`; ``kind`` ``unknown_type`` for a type
+            that is not a webhook payload.
+    """
+    return _read_structured(body, None, WEBHOOK_MODELS)
+
+
+def _read_structured(
+    body: bytes | str,
+    model: type[BaseModel] | None,
+    registry: Mapping[str, type[BaseModel]],
+) -> CloudEvent[Any]:
+    """Read a structured-mode body; without ``model``, the data model comes from ``registry``."""
     try:
         document = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -582,4 +635,4 @@ def from_structured(body: bytes | str, model: type[BaseModel] | None = None) -> 
             event_id=event_id,
         )
 
-    return _read_event(attributes, load, model, field_name)
+    return _read_event(attributes, load, model, field_name, registry)

@@ -316,7 +316,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in problems:
             print(f"  - {problem}")
         return 1
-    print(f"{len(all_event_schemas())} event schemas in {args.dir} are current and compatible")
+    count = len(all_event_schemas())
+    print(f"{count} event and webhook schemas in {args.dir} are current and compatible")
     return 0
 
 

@@ -10,6 +10,8 @@ import pytest
 from pydantic import ValidationError
 from standardwebhooks.webhooks import Webhook
 
+import zicht_notify.domain as notify_domain
+import zicht_schemas as schemas
 from notify.unit.notify_builders import (
     ASSESSMENT_EVENT_ID,
     ENSCHEDE,
@@ -419,3 +421,11 @@ def test_a_receiver_verifies_a_signed_alert_with_the_standardwebhooks_library() 
     received = Webhook(secret).verify(body, headers)
 
     assert received["data"]["alert_id"] == str(alert.alert_id)
+
+
+def test_notify_uses_the_published_contract_of_the_alert_and_the_verification() -> None:
+    # One model, not a copy: what notify builds is what zicht_schemas publishes and parses.
+    assert notify_domain.AlertV1 is schemas.AlertV1
+    assert notify_domain.VerificationV1 is schemas.VerificationV1
+    assert notify_domain.carries_personal_data is schemas.carries_personal_data
+    assert notify_domain.ALERT_EVENT_TYPE == schemas.AlertV1.EVENT_TYPE

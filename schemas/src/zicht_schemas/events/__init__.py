@@ -1,10 +1,14 @@
-"""Every event's ``data`` model, and the registry of models by CloudEvents type."""
+"""Every event's and webhook's ``data`` model, and the registries of models by CloudEvents type.
+
+Two registries: ``EVENT_MODELS`` for the events on Kafka topics, ``WEBHOOK_MODELS`` for what
+notify POSTs to subscribers (see :mod:`zicht_schemas.events.webhooks` for why they are apart).
+"""
 
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from zicht_schemas.events._base import EventData, WireModel
+from zicht_schemas.events._base import EventData, WebhookData, WireModel
 from zicht_schemas.events.dead_letter import DeadLetteredV1, EncodedBytes, OriginalHeader
 from zicht_schemas.events.intake import (
     IndicatorsReportedV1,
@@ -27,11 +31,32 @@ from zicht_schemas.events.triage import (
     RuleFired,
     SignalAssessedV1,
 )
+from zicht_schemas.events.webhooks import (
+    ALERT_EVENT_TYPE,
+    VERIFICATION_EVENT_TYPE,
+    AlertCounts,
+    AlertKind,
+    AlertProvider,
+    AlertReason,
+    AlertRecipient,
+    AlertV1,
+    ReasonSource,
+    VerificationV1,
+)
 
 __all__ = [
+    "ALERT_EVENT_TYPE",
     "EVENT_MODELS",
+    "VERIFICATION_EVENT_TYPE",
+    "WEBHOOK_MODELS",
+    "AlertCounts",
     "AlertDeliveredV1",
     "AlertFailedV1",
+    "AlertKind",
+    "AlertProvider",
+    "AlertReason",
+    "AlertRecipient",
+    "AlertV1",
     "Contribution",
     "DeadLetteredV1",
     "EncodedBytes",
@@ -44,6 +69,7 @@ __all__ = [
     "ProviderLocation",
     "ProviderRegisteredV1",
     "ProviderRiskChangedV1",
+    "ReasonSource",
     "Reassessment",
     "RejectionReason",
     "RuleFired",
@@ -53,6 +79,8 @@ __all__ = [
     "SignalProvider",
     "SignalReceivedV1",
     "SignalRejectedV1",
+    "VerificationV1",
+    "WebhookData",
     "WireModel",
     "model_for_type",
 ]
@@ -75,12 +103,19 @@ EVENT_MODELS: Final[Mapping[str, type[EventData]]] = MappingProxyType(
 )
 """Every event's data model by CloudEvents ``type``; read-only, so no service can add to it."""
 
+_WEBHOOK_MODELS: Final[tuple[type[WebhookData], ...]] = (AlertV1, VerificationV1)
+
+WEBHOOK_MODELS: Final[Mapping[str, type[WebhookData]]] = MappingProxyType(
+    {model.EVENT_TYPE: model for model in _WEBHOOK_MODELS}
+)
+"""Every webhook payload's data model by CloudEvents ``type``: on no topic, POSTed by notify."""
+
 
 def model_for_type(event_type: str) -> type[EventData]:
-    """The data model of a CloudEvents ``type``.
+    """The data model of a Kafka event's CloudEvents ``type`` (webhooks: ``WEBHOOK_MODELS``).
 
     Raises:
-        KeyError: When Zicht knows no such type.
+        KeyError: When Zicht knows no such event type.
     """
     try:
         return EVENT_MODELS[event_type]

@@ -5,7 +5,7 @@ from typing import ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["EventData", "WireModel", "unique"]
+__all__ = ["EventData", "WebhookData", "WireModel", "unique"]
 
 _T = TypeVar("_T")
 
@@ -39,6 +39,21 @@ class EventData(WireModel):
     def kafka_topic(self) -> str:
         """The topic this event goes to; constant per type except for dead letters."""
         return self.TOPIC
+
+
+class WebhookData(WireModel):
+    """The ``data`` of a CloudEvent notify POSTs to a subscriber's webhook; never on Kafka.
+
+    Not an :class:`EventData`: it has no topic and no partition key, so nothing that publishes
+    or consumes Kafka records can mistake it for an event of a topic.
+    """
+
+    EVENT_TYPE: ClassVar[str]
+    """The CloudEvents ``type``: reverse-DNS, domain-named, one version suffix."""
+
+    def about_provider(self) -> str | None:
+        """The provider id this payload is about: the CloudEvent ``subject``; None if none."""
+        return None
 
 
 def unique(values: Iterable[_T], what: str) -> None:

@@ -1,4 +1,9 @@
-"""Pure, synchronous domain code of notify: no I/O."""
+"""Pure, synchronous domain code of notify: no I/O.
+
+The webhook payloads (``AlertV1``, ``VerificationV1`` and their parts) and the personal-data
+screen are contracts in ``zicht_schemas``; they are re-exported here under the names notify's
+code has always used.
+"""
 
 from zicht_notify.domain.alerts import (
     ALERT_EVENT_TYPE,
@@ -15,7 +20,6 @@ from zicht_notify.domain.alerts import (
     provider_link,
     webhook_id_for,
 )
-from zicht_notify.domain.privacy import carries_personal_data
 from zicht_notify.domain.recipients import (
     IGJ_ID,
     SUPERVISORS_PREFIX,
@@ -67,6 +71,7 @@ from zicht_notify.domain.verification import (
     verification_data,
     verification_webhook_id,
 )
+from zicht_schemas import carries_personal_data
 
 __all__ = [
     "ALERT_EVENT_TYPE",

@@ -1,11 +1,14 @@
-"""The alert a receiver gets: minimal content, built from one event for one recipient.
+"""Building the alert a receiver gets: minimal content, from one event for one recipient.
 
-An alert (the ``data`` of a webhook CloudEvent of type ``nl.zorgtoezicht.alert.v1``) holds the
-provider's id, name and KvK, the outcome or level, the reasons, a few counts and a link; never
-a pseudonym, a BSN, client data or text a partner wrote. Every field is a code, an id, a number,
-a moment, or a fixed text from a policy file or scoring's generated explanations; texts copied
-from upstream pass :func:`~zicht_notify.domain.privacy.carries_personal_data` or are withheld,
-and the model refuses any text that fails it.
+The alert model (:class:`~zicht_schemas.AlertV1`, the ``data`` of a webhook CloudEvent of type
+``nl.zorgtoezicht.alert.v1``) is a published contract and lives in ``zicht_schemas``; it is
+re-exported here so notify's code keeps its names. This module is the behaviour: which event
+fields become which alert fields, which texts are withheld, and the ids.
+
+An alert holds the provider's id, name and KvK, the outcome or level, the reasons, a few counts
+and a link; never a pseudonym, a BSN, client data or text a partner wrote. Texts copied from
+upstream pass :func:`~zicht_schemas.privacy.carries_personal_data` or are withheld, and the
+model refuses any text that fails it.
 
 Ids are deterministic: one alert per recipient per source event, so a redelivered event yields
 the same alert id and the same ``webhook-id``.
@@ -15,43 +18,28 @@ from __future__ import annotations
 
 import re
 import uuid
-from enum import StrEnum
-from typing import Annotated, ClassVar, Final
+from typing import Final
 from urllib.parse import quote
 from uuid import UUID
 
-from pydantic import AfterValidator, Field, StringConstraints
-
-from zicht_notify.domain.privacy import carries_personal_data
 from zicht_notify.domain.recipients import ProviderRelations, Recipient
 from zicht_notify.domain.routing import Route, RoutedEvent
 from zicht_schemas import (
-    Category,
+    ALERT_EVENT_TYPE,
+    AlertCounts,
+    AlertKind,
+    AlertProvider,
+    AlertReason,
+    AlertRecipient,
+    AlertV1,
     ContributionKind,
     IndicatorCode,
-    Outcome,
-    Priority,
     ProviderRiskChangedV1,
-    RiskLevel,
+    ReasonSource,
     SignalAssessedV1,
-    Strategy,
-    SubscriberKind,
-    WireModel,
+    carries_personal_data,
 )
 from zicht_schemas.events.notify import WebhookId
-from zicht_schemas.values import (
-    EventType,
-    Identifier,
-    KvkNumber,
-    Label,
-    Points,
-    PolicyVersion,
-    ProviderId,
-    RiskScore,
-    RuleId,
-    RuleText,
-    UtcDateTime,
-)
 
 __all__ = [
     "ALERT_EVENT_TYPE",
@@ -69,9 +57,6 @@ __all__ = [
     "webhook_id_for",
 ]
 
-ALERT_EVENT_TYPE: Final = "nl.zorgtoezicht.alert.v1"
-"""The CloudEvents ``type`` of a webhook carrying an :class:`AlertV1`."""
-
 TOP_CONTRIBUTIONS: Final = 3
 """How many score contributions (largest first, by size) a risk alert explains."""
 
@@ -82,158 +67,6 @@ _LINK_BASE: Final = re.compile(r"^https?://[A-Za-z0-9._~:/@!$&'()*+,;=%-]+$")
 
 _WITHHELD_EN: Final = "This reason is withheld: its text looked like personal data."
 _WITHHELD_NL: Final = "Deze reden is weggelaten: de tekst leek persoonsgegevens te bevatten."
-
-
-def _no_personal_data(value: str) -> str:
-    if carries_personal_data(value):
-        raise ValueError("looks like it carries a pseudonym or a BSN; alerts never do")
-    return value
-
-
-SafeText = Annotated[RuleText, AfterValidator(_no_personal_data)]
-"""A fixed one-line text that carries no pseudonym or BSN."""
-
-SafeLabel = Annotated[Label, AfterValidator(_no_personal_data)]
-"""A registered name that carries no pseudonym or BSN."""
-
-SafeRef = Annotated[RuleId, AfterValidator(_no_personal_data)]
-"""A rule id or code that carries no pseudonym or BSN."""
-
-AlertLink = Annotated[
-    str, StringConstraints(pattern=r"^https?://[A-Za-z0-9._~:/@!$&'()*+,;=%-]+$", max_length=500)
-]
-"""An http(s) URL to the provider's page."""
-
-
-class AlertKind(StrEnum):
-    """What an alert reports."""
-
-    ASSESSMENT = "assessment"
-    """An assessed signal (triage.signal-assessed.v1)."""
-    RISK_CHANGE = "risk_change"
-    """A change of the provider's traffic light (scoring.provider-risk-changed.v1)."""
-
-
-class ReasonSource(StrEnum):
-    """Where a reason's text comes from."""
-
-    RULE = "rule"
-    """A rule of the assessment framework that fired (triage)."""
-    CONTRIBUTION = "contribution"
-    """A contribution to the risk score (scoring's generated explanation)."""
-    ROUTING = "routing"
-    """The routing rule that chose the recipient (notify)."""
-
-
-class AlertProvider(WireModel):
-    """The provider an alert is about: registry id, registered name and KvK, nothing else."""
-
-    provider_id: ProviderId = Field(description="Zicht's provider id.")
-    name: SafeLabel | None = Field(
-        default=None,
-        description="The registered name; absent when notify does not know the provider yet.",
-    )
-    kvk: KvkNumber | None = Field(default=None, description="Chamber of Commerce number.")
-
-
-class AlertRecipient(WireModel):
-    """Who the alert is for (one endpoint may serve several parties)."""
-
-    kind: SubscriberKind = Field(description="What kind of party.")
-    id: Identifier = Field(description="A CBS code, a casus-table id, igj, supervisors-<region>.")
-
-
-class AlertReason(WireModel):
-    """One reason, as a fixed text: a rule's, a score contribution's, or the routing's."""
-
-    source: ReasonSource = Field(description="Where the text comes from.")
-    ref: SafeRef | None = Field(
-        default=None,
-        description="The rule id, the indicator code, or the contribution's kind (signal, "
-        "investigation, hold); never a signal or client id.",
-    )
-    text_en: SafeText = Field(description="The reason in English.")
-    text_nl: SafeText | None = Field(
-        default=None, description="The reason in Dutch, when the source has one."
-    )
-    points: Points | None = Field(
-        default=None, description="For a score contribution: the points it adds."
-    )
-
-
-class AlertCounts(WireModel):
-    """A few counts that put an alert in context; absent when the event does not say."""
-
-    signals_12_months: int | None = Field(
-        default=None,
-        ge=0,
-        description="Signals about the provider assessed in the last 12 months, counting this "
-        "one, when the assessment framework looked at it.",
-    )
-    rules_fired: int | None = Field(
-        default=None, ge=0, description="Rules of the assessment framework that fired."
-    )
-    signals_weighed: int | None = Field(
-        default=None, ge=0, description="Signals that add points to the risk score."
-    )
-    indicators_flagged: int | None = Field(
-        default=None, ge=0, description="Barrier-model indicators that add points."
-    )
-    indicators_unknown: int | None = Field(
-        default=None, ge=0, description="Barrier-model indicators never reported."
-    )
-
-
-class AlertV1(WireModel):
-    """An alert for one recipient about one event: minimal, explainable, never personal.
-
-    The ``data`` of a webhook CloudEvent of type ``nl.zorgtoezicht.alert.v1``. An assessment
-    sets ``outcome``, ``priority``, ``category`` (and ``strategy`` for investigate); a risk
-    change sets ``level``, ``previous_level`` and ``score``.
-    """
-
-    EVENT_TYPE: ClassVar[str] = ALERT_EVENT_TYPE
-
-    alert_id: UUID = Field(description="Notify's id of the alert; one per recipient and event.")
-    kind: AlertKind = Field(description="An assessment or a risk change.")
-    recipient: AlertRecipient = Field(description="The party the alert is for.")
-    provider: AlertProvider = Field(description="The provider the alert is about.")
-    outcome: Outcome | None = Field(default=None, description="Assessment: the decision.")
-    priority: Priority | None = Field(default=None, description="Assessment: P1 to P4.")
-    strategy: Strategy | None = Field(
-        default=None, description="Assessment: QuickScan or full investigation (investigate)."
-    )
-    category: Category | None = Field(
-        default=None, description="Assessment: what the signal is about."
-    )
-    level: RiskLevel | None = Field(default=None, description="Risk change: the new level.")
-    previous_level: RiskLevel | None = Field(
-        default=None, description="Risk change: the level before (absent on a first score)."
-    )
-    score: RiskScore | None = Field(default=None, description="Risk change: the new score.")
-    reasons: tuple[AlertReason, ...] = Field(
-        default=(),
-        description="Assessment: every rule that fired. Risk change: the largest score "
-        "contributions.",
-    )
-    counts: AlertCounts = Field(
-        default_factory=AlertCounts, description="Counts that put the alert in context."
-    )
-    link: AlertLink = Field(description="Where the receiver reads more about the provider.")
-    routing_reason: AlertReason = Field(description="Why this recipient is told.")
-    routing_version: PolicyVersion = Field(description="The routing policy version, 2025.1.")
-    decision_version: PolicyVersion = Field(
-        description="The assessment framework or risk model version that decided."
-    )
-    source_event_id: UUID = Field(description="CloudEvent id of the event that caused it.")
-    source_event_type: EventType = Field(description="CloudEvent type of that event.")
-    occurred_at: UtcDateTime = Field(
-        description="Assessment: when the reported matter happened. Risk change: the moment "
-        "the score is computed for."
-    )
-    decided_at: UtcDateTime = Field(
-        description="When triage assessed the signal, or scoring evaluated the provider."
-    )
 
 
 def alert_id_for(source_event_id: UUID, recipient: Recipient) -> UUID:

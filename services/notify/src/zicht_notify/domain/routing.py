@@ -37,14 +37,20 @@ from typing import Final, TypeVar
 
 import yaml
 
-from zicht_notify.domain.privacy import carries_personal_data
 from zicht_notify.domain.recipients import (
     ProviderRelations,
     Recipient,
     is_related_to,
     regions_of,
 )
-from zicht_schemas import Outcome, Priority, ProviderRiskChangedV1, RiskLevel, SignalAssessedV1
+from zicht_schemas import (
+    Outcome,
+    Priority,
+    ProviderRiskChangedV1,
+    RiskLevel,
+    SignalAssessedV1,
+    carries_personal_data,
+)
 from zicht_schemas.regions import regions
 
 __all__ = [

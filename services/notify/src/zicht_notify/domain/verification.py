@@ -10,8 +10,10 @@ twice, with the same ``webhook-id`` and body:
    accepts it would accept a forged alert.
 
 The body is a CloudEvent of type ``nl.zorgtoezicht.webhook.verification.v1`` that says this in
-plain words, so whoever looks at the receiver's log sees what is asked of it. This module
-builds the body and judges the answers; the HTTP calls are the service's.
+plain words, so whoever looks at the receiver's log sees what is asked of it. Its model
+(:class:`~zicht_schemas.VerificationV1`) is a published contract and lives in
+``zicht_schemas``; it is re-exported here. This module builds the data and judges the answers;
+the HTTP calls are the service's.
 """
 
 from __future__ import annotations
@@ -19,15 +21,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import ClassVar, Final
 from uuid import UUID
-
-from pydantic import Field
 
 from zicht_notify.domain.recipients import Recipient
 from zicht_notify.domain.retry import DeliveryVerdict, classify
-from zicht_schemas import SubscriberKind, WireModel
-from zicht_schemas.values import Identifier, UtcDateTime
+from zicht_schemas import VERIFICATION_EVENT_TYPE, VerificationV1
 
 __all__ = [
     "VERIFICATION_EVENT_TYPE",
@@ -40,22 +38,6 @@ __all__ = [
     "verification_webhook_id",
 ]
 
-VERIFICATION_EVENT_TYPE: Final = "nl.zorgtoezicht.webhook.verification.v1"
-"""The CloudEvents ``type`` of a verification delivery; receivers must not count it as an alert."""
-
-_PURPOSE_EN: Final = (
-    "Zicht checks this endpoint before sending alerts to it. It sends this delivery twice with "
-    "the same webhook-id: first signed with your subscription's secret (answer 2xx), then with a "
-    "wrong signature (refuse it with 4xx, as you must refuse every webhook whose signature does "
-    "not verify)."
-)
-_PURPOSE_NL: Final = (
-    "Zicht controleert dit adres voordat er meldingen naartoe gaan. Dit bericht komt twee keer "
-    "met dezelfde webhook-id: eerst ondertekend met het geheim van uw abonnement (antwoord 2xx), "
-    "daarna met een verkeerde handtekening (weiger dat met 4xx, zoals elke webhook waarvan de "
-    "handtekening niet klopt)."
-)
-
 
 class VerificationStep(StrEnum):
     """The two test deliveries, in the order they are sent."""
@@ -64,19 +46,6 @@ class VerificationStep(StrEnum):
     """Correctly signed: must get a 2xx."""
     WRONG_SIGNATURE = "wrong_signature"
     """Signed with a secret nobody holds: must get a 4xx."""
-
-
-class VerificationV1(WireModel):
-    """The ``data`` of a verification delivery: who is checked, and what is asked."""
-
-    EVENT_TYPE: ClassVar[str] = VERIFICATION_EVENT_TYPE
-
-    subscription_id: UUID = Field(description="The subscription whose callback is checked.")
-    subscriber_kind: SubscriberKind = Field(description="What kind of party subscribed.")
-    subscriber_id: Identifier = Field(description="A CBS code, a casus-table id or igj.")
-    requested_at: UtcDateTime = Field(description="When the check was asked for.")
-    purpose_en: str = Field(default=_PURPOSE_EN, description="What is asked, in English.")
-    purpose_nl: str = Field(default=_PURPOSE_NL, description="What is asked, in Dutch.")
 
 
 def verification_data(

@@ -1,16 +1,16 @@
 """A screen for text that must never carry personal data: pseudonyms and BSNs.
 
-Alerts copy a few texts from upstream (a provider's registered name, rule texts, score
-explanations). The contracts say none of them holds client data; this screen is the second
-line: a text that looks like it carries a pseudonym or a BSN is withheld, never sent.
+Webhook payloads copy a few texts from upstream (a provider's registered name, rule texts,
+score explanations). The contracts say none of them holds client data; this screen is the
+second line. It lives with the contracts because the alert model refuses any text that fails
+it, so a subscriber parsing an alert with ``zicht_schemas`` applies the same screen notify
+applied when it built the alert.
 """
-
-from __future__ import annotations
 
 import re
 from typing import Final
 
-from zicht_schemas import looks_like_bsn
+from zicht_schemas.values import looks_like_bsn
 
 __all__ = ["carries_personal_data"]
 
@@ -27,7 +27,7 @@ def carries_personal_data(text: str) -> bool:
     """Whether ``text`` looks like it carries a client pseudonym or a BSN.
 
     Args:
-        text: Any text about to go into an alert.
+        text: Any text about to go into (or read from) a webhook payload.
 
     Returns:
         True when ``text`` holds a run of 24 or more hex characters (a pseudonym or part of
