@@ -138,8 +138,11 @@ async def test_notify_killed_mid_retry_delivers_every_alert_exactly_once_after_r
     assert len(delivered) == ALERTS
     assert {d.data.webhook_id for d in delivered} == set(attempts)
     for event in delivered:
-        assert event.data.attempts == attempts[event.data.webhook_id]
-        assert event.data.attempts >= 3  # two or more 503s before the kill, then the 2xx
+        # An attempt on its way when notify died reached the receiver but was never
+        # recorded: notify's count may be one short of what the receiver saw, never more.
+        seen = attempts[event.data.webhook_id]
+        assert seen - 1 <= event.data.attempts <= seen
+        assert seen >= 3  # two or more 503s before the kill, then the 2xx
 
 
 async def _known(pool: asyncpg.Pool, pids: list[str]) -> None:

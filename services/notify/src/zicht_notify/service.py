@@ -297,7 +297,8 @@ class NotifyService:
                 """
                 SELECT a.alert_id, a.webhook_id, a.subscription_id, a.subscriber_kind,
                        a.subscriber_id, a.provider_id, a.source_event_id, a.source_event_type,
-                       a.body, a.attempts, a.created_at, a.traceparent, s.url, s.secrets,
+                       a.body, a.attempts, a.created_at, a.first_attempt_at, a.traceparent,
+                       s.url, s.secrets,
                        s.previous_secret_expires_at, s.paused, s.deleted_at
                 FROM alerts a LEFT JOIN subscriptions s USING (subscription_id)
                 WHERE a.state IN ('pending', 'retrying') AND a.next_attempt_at <= $1
@@ -323,9 +324,11 @@ class NotifyService:
                 return 0
             # A lease: another worker leaves these alone while they are in flight.
             await conn.execute(
-                "UPDATE alerts SET next_attempt_at = $2 WHERE alert_id = ANY($1)",
+                "UPDATE alerts SET next_attempt_at = $2, "
+                "first_attempt_at = coalesce(first_attempt_at, $3) WHERE alert_id = ANY($1)",
                 [r["alert_id"] for r in rows],
                 lease,
+                now,
             )
         await asyncio.gather(*(self._deliver(pool, client, row) for row in rows))
         return len(rows)
@@ -380,7 +383,9 @@ class NotifyService:
                 await self._finish_delivered(pool, row, status or 200, attempts)
                 return
             if verdict is DeliveryVerdict.RETRY:
-                first = row["created_at"]
+                # The window runs from the first attempt (an alert may have waited for its
+                # subscription's verification before it).
+                first = row["first_attempt_at"] or now
                 due = self.retry.next_attempt_at(
                     attempts, now, retry_after, self.rng, first_attempt_at=first
                 )
@@ -634,7 +639,8 @@ class NotifyService:
         await conn.execute(
             """
             UPDATE alerts SET state = 'pending', subscription_id = $2, next_attempt_at = $3,
-                created_at = $3, failed_at = NULL, failure_reason = NULL, attempts = 0
+                created_at = $3, failed_at = NULL, failure_reason = NULL, attempts = 0,
+                first_attempt_at = NULL
             WHERE alert_id = $1
             """,
             alert_id,
