@@ -11,6 +11,14 @@ Failures are decided per message, before anything later is committed:
   to ``<topic>.dlq`` (through the outbox, in the same transaction) with its reason and
   the partition keeps flowing;
 - a transient fault (database, broker) rewinds the batch and retries it after a backoff.
+
+What operators see of each event is written once the transaction has committed (or the batch
+was refused for good): one JSON log line per event (result ``processed``, ``duplicate`` or
+``dead_lettered``, in the context of its consumer span), the ``zicht.events.*`` counters and
+the business metrics handlers record with :func:`zicht_runtime.telemetry.after_commit`.
+A rewound batch logs and counts nothing; its redelivery does. After each batch the consumer
+lag of its partitions (``zicht.consumer.lag``) is the broker's high-water mark minus the next
+offset to process.
 """
 
 from __future__ import annotations
@@ -19,19 +27,27 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
 
 import asyncpg
 from aiokafka import ConsumerRecord
+from aiokafka.structs import TopicPartition
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind
+from opentelemetry.util.types import AttributeValue
 from pydantic import BaseModel
 
 from zicht_runtime.db import DbConnection, is_transient_db_error
 from zicht_runtime.deadletter import dead_letter_message
 from zicht_runtime.outbox import write_outbox
-from zicht_runtime.telemetry import Telemetry, extract_context, messaging_attributes
+from zicht_runtime.telemetry import (
+    DURATION_BUCKETS_S,
+    Telemetry,
+    commit_scope,
+    extract_context,
+    messaging_attributes,
+)
 from zicht_schemas import CloudEvent, InvalidEventError, from_kafka_record
 
 __all__ = [
@@ -43,6 +59,7 @@ __all__ = [
     "RecordBatchProcessor",
     "RecordHandler",
     "TransientError",
+    "Watermarks",
 ]
 
 log = logging.getLogger(__name__)
@@ -93,13 +110,33 @@ class RawRecord:
 RecordHandler = Callable[[DbConnection, RawRecord], Awaitable[None]]
 
 
+class Watermarks(Protocol):
+    """What the consumer lag is computed from: the aiokafka consumer that polled the batch."""
+
+    def assignment(self) -> set[TopicPartition]:
+        """The partitions this consumer holds now."""
+
+    def highwater(self, partition: TopicPartition) -> int | None:
+        """The offset the next record of ``partition`` will get (None: not fetched yet)."""
+
+
 @dataclass(frozen=True)
 class Refused:
-    """A record that will not be processed, and why."""
+    """A record that will not be processed, and why (``item`` is None when undecodable)."""
 
     record: ConsumerRecord[Any, Any]
     error: BaseException
     reason: str
+    item: _Item | None = None
+
+
+@dataclass(frozen=True)
+class _Handled:
+    """An event the transaction handled, for its log line once the transaction commits."""
+
+    record: ConsumerRecord[Any, Any]
+    item: _Item
+    result: str
 
 
 class BatchProcessor(Generic[DataT]):
@@ -145,14 +182,33 @@ class BatchProcessor(Generic[DataT]):
             "zicht.batches.retried", description="Batches rewound after a transient fault."
         )
         self._latency = meter.create_histogram(
-            "zicht.batch.duration", unit="s", description="Time to handle one batch."
+            "zicht.batch.duration",
+            unit="s",
+            description="Time to handle one batch.",
+            explicit_bucket_boundaries_advisory=DURATION_BUCKETS_S,
+        )
+        self._lag = meter.create_gauge(
+            "zicht.consumer.lag",
+            unit="{message}",
+            description="Records of a partition not yet processed by the consumer group: "
+            "the high-water mark minus the next offset to process, after each batch.",
         )
         self._backoff_initial_s = backoff_initial_s
         self._backoff_max_s = backoff_max_s
         self._failures = 0
 
-    async def process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
-        """Handle one polled batch; raise :class:`TransientError` to have it redelivered."""
+    async def process(
+        self,
+        records: Sequence[ConsumerRecord[Any, Any]],
+        watermarks: Watermarks | None = None,
+    ) -> None:
+        """Handle one polled batch; raise :class:`TransientError` to have it redelivered.
+
+        Args:
+            records: The batch, as polled.
+            watermarks: The consumer that polled it, for the lag after the batch (None:
+                no lag is recorded, e.g. under FastStream's test broker).
+        """
         started = time.perf_counter()
         decoded: list[tuple[ConsumerRecord[Any, Any], _Item]] = []
         poison: list[Refused] = []
@@ -179,6 +235,31 @@ class BatchProcessor(Generic[DataT]):
                 raise TransientError(str(again)) from again
         self._failures = 0
         self._latency.record(time.perf_counter() - started, self._attrs)
+        if watermarks is not None:
+            self._record_lag(records, watermarks)
+
+    def _record_lag(
+        self, records: Sequence[ConsumerRecord[Any, Any]], watermarks: Watermarks
+    ) -> None:
+        """Set ``zicht.consumer.lag`` of each partition in the batch, now that it is done."""
+        next_offsets: dict[TopicPartition, int] = {}
+        for record in records:
+            partition = TopicPartition(record.topic, record.partition)
+            next_offsets[partition] = max(next_offsets.get(partition, 0), record.offset + 1)
+        # A rebalance during the batch may have taken a partition away; it is not ours to tell.
+        held = watermarks.assignment()
+        for partition, next_offset in next_offsets.items():
+            highwater = watermarks.highwater(partition) if partition in held else None
+            if highwater is None:
+                continue
+            self._lag.set(
+                max(highwater - next_offset, 0),
+                {
+                    **self._attrs,
+                    "messaging.destination.name": partition.topic,
+                    "messaging.destination.partition.id": str(partition.partition),
+                },
+            )
 
     def _decode(self, record: ConsumerRecord[Any, Any]) -> _Item:
         """Read one record as a CloudEvent of the model; raise InvalidEventError if not."""
@@ -214,34 +295,42 @@ class BatchProcessor(Generic[DataT]):
         isolate: bool,
     ) -> None:
         refused: list[Refused] = list(poison)
-        processed = duplicates = 0
-        async with self._pool.acquire() as conn, conn.transaction():
+        handled: list[_Handled] = []
+        # The scope comes first: what handlers count runs after the commit, or never.
+        async with commit_scope(), self._pool.acquire() as conn, conn.transaction():
             fresh = await self._claim(conn, decoded)
             for record, item in decoded:
                 if item.item_id not in fresh:
-                    duplicates += 1
+                    self._mark_duplicate(record, item)
+                    handled.append(_Handled(record, item, "duplicate"))
                     continue
                 fresh.discard(item.item_id)  # a second copy in the same batch is a duplicate
                 if not isolate:
-                    await self._handle(conn, record, item)
-                    processed += 1
+                    await self._handle(conn, record, item, isolate=False)
+                    handled.append(_Handled(record, item, "processed"))
                     continue
                 try:
-                    async with conn.transaction():
-                        await self._handle(conn, record, item)
-                    processed += 1
+                    async with commit_scope(), conn.transaction():
+                        await self._handle(conn, record, item, isolate=True)
+                    handled.append(_Handled(record, item, "processed"))
                 except Exception as exc:
                     if _is_transient(exc):
                         raise
                     # Not transient: the message itself (or the code for it) is at fault;
                     # it goes to the dead-letter topic, where an operator can replay it.
-                    refused.append(Refused(record, exc, _reason(exc)))
+                    refused.append(Refused(record, exc, _reason(exc), item))
             await self._dead_letter(conn, refused)
+        processed = sum(h.result == "processed" for h in handled)
+        duplicates = len(handled) - processed
         self._processed.add(processed, self._attrs)
         if duplicates:
             self._duplicates.add(duplicates, self._attrs)
         if refused:
             self._dead_lettered.add(len(refused), self._attrs)
+        for done in handled:
+            self._log_event(done.record, done.item, done.result)
+        for refusal in refused:
+            self._log_refused(refusal)
 
     async def _claim(
         self,
@@ -264,28 +353,115 @@ class BatchProcessor(Generic[DataT]):
         )
         return {row["event_id"] for row in rows}
 
+    def _span_attributes(
+        self, record: ConsumerRecord[Any, Any], item: _Item | None
+    ) -> dict[str, AttributeValue]:
+        attributes = messaging_attributes(
+            record.topic,
+            "process",
+            item.item_id if item is not None else None,
+            partition=record.partition,
+            offset=record.offset,
+            consumer_group=self.consumer,
+        )
+        if item is not None:
+            attributes.update(item.attributes)
+        return attributes
+
     async def _handle(
         self,
         conn: DbConnection,
         record: ConsumerRecord[Any, Any],
         item: _Item,
+        *,
+        isolate: bool,
     ) -> None:
-        attributes = messaging_attributes(
-            record.topic,
-            "process",
-            item.item_id,
-            partition=record.partition,
-            offset=record.offset,
-            consumer_group=self.consumer,
-        )
-        attributes.update(item.attributes)
         with self._tracer.start_as_current_span(
             f"{record.topic} process",
             context=extract_context(record.headers),
             kind=SpanKind.CONSUMER,
-            attributes=attributes,
-        ):
-            await self._invoke(conn, item)
+            attributes=self._span_attributes(record, item),
+        ) as span:
+            item.span_context = span.get_span_context()
+            started = time.perf_counter()
+            try:
+                await self._invoke(conn, item)
+            except Exception as exc:
+                if isolate and not _is_transient(exc):
+                    span.set_attribute("zicht.dead_lettered", value=True)
+                raise
+            finally:
+                item.duration_s = time.perf_counter() - started
+
+    def _mark_duplicate(self, record: ConsumerRecord[Any, Any], item: _Item) -> None:
+        """A short consumer span for an event the inbox turned away, for its log line."""
+        with self._tracer.start_as_current_span(
+            f"{record.topic} process",
+            context=extract_context(record.headers),
+            kind=SpanKind.CONSUMER,
+            attributes={**self._span_attributes(record, item), "zicht.duplicate": True},
+        ) as span:
+            item.span_context = span.get_span_context()
+            item.duration_s = 0.0
+
+    def _log_event(
+        self,
+        record: ConsumerRecord[Any, Any],
+        item: _Item | None,
+        result: str,
+        *,
+        level: int = logging.INFO,
+        span_context: SpanContext | None = None,
+        extra: dict[str, object] | None = None,
+    ) -> None:
+        """The one log line of an event: where it was, what it was, what became of it.
+
+        Ids, types, codes and numbers only: never the payload, a pseudonym or free text.
+        It is written in the context of the event's consumer span, so it carries its ids.
+        """
+        fields: dict[str, object] = {
+            "zicht.consumer": self.consumer,
+            "zicht.topic": record.topic,
+            "zicht.partition": record.partition,
+            "zicht.offset": record.offset,
+            "zicht.result": result,
+        }
+        if item is not None:
+            fields["zicht.event_id"] = item.item_id
+            fields.update(item.attributes)
+            fields["zicht.duration_ms"] = round(item.duration_s * 1000, 3)
+        fields.update(extra or {})
+        context = span_context or (item.span_context if item is not None else None)
+        span = NonRecordingSpan(context) if context is not None else trace.INVALID_SPAN
+        with trace.use_span(span, end_on_exit=False):
+            log.log(level, "event %s", result, extra=fields)
+
+    def _log_refused(self, refused: Refused) -> None:
+        """The log line of a dead-lettered event: a warning, with the error's class only."""
+        item = refused.item
+        context = item.span_context if item is not None else None
+        if context is None:
+            # Never reached a handler (undecodable): a consumer span of its own, in the trace
+            # of whoever produced it, so the dead letter is found from the producer's trace.
+            with self._tracer.start_as_current_span(
+                f"{refused.record.topic} process",
+                context=extract_context(refused.record.headers),
+                kind=SpanKind.CONSUMER,
+                attributes={
+                    **self._span_attributes(refused.record, item),
+                    "zicht.dead_lettered": True,
+                    "zicht.error_type": type(refused.error).__name__,
+                },
+            ) as span:
+                context = span.get_span_context()
+        self._log_event(
+            refused.record,
+            item,
+            "dead_lettered",
+            level=logging.WARNING,
+            span_context=context,
+            extra={"zicht.error_type": type(refused.error).__name__},
+        )
 
     async def _dead_letter(self, conn: DbConnection, refused: list[Refused]) -> None:
         """Record each refused record and send it to its dead-letter topic via the outbox."""
@@ -320,18 +496,6 @@ class BatchProcessor(Generic[DataT]):
                     service=self._service,
                     source=self._source,
                 )
-            )
-            trace.get_current_span().set_attribute("zicht.dead_lettered", value=True)
-            log.warning(
-                "message dead-lettered",
-                extra={
-                    "zicht.consumer": self.consumer,
-                    "zicht.topic": record.topic,
-                    "zicht.partition": record.partition,
-                    "zicht.offset": record.offset,
-                    "zicht.error_type": type(item.error).__name__,
-                    "zicht.reason": item.reason,
-                },
             )
         await write_outbox(conn, messages)
 
@@ -393,13 +557,19 @@ async def _never(_conn: DbConnection, _received: Received[Any]) -> None:
     raise AssertionError("a record processor never handles CloudEvents")  # pragma: no cover
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Item:
-    """A decoded record: its inbox id, what the handler gets, and span attributes."""
+    """A decoded record: its inbox id, what the handler gets, and span attributes.
+
+    ``span_context`` and ``duration_s`` are of the latest attempt to handle it, for its
+    log line.
+    """
 
     item_id: str
     payload: Any
     attributes: dict[str, str]
+    span_context: SpanContext | None = field(default=None, compare=False)
+    duration_s: float = 0.0
 
 
 def _is_transient(exc: BaseException) -> bool:

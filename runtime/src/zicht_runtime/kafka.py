@@ -7,7 +7,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream import AckPolicy
@@ -45,6 +45,8 @@ def create_broker(settings: ServiceSettings, telemetry: Telemetry) -> KafkaBroke
             ),
         ),
         logger=logging.getLogger(f"zicht.{settings.service_name}.broker"),
+        # FastStream's own line per message at DEBUG: the kit logs one line per event.
+        log_level=logging.DEBUG,
         graceful_timeout=15.0,
     )
 
@@ -84,7 +86,12 @@ def subscribe_batch(
     async def on_batch(message: KafkaMessage) -> None:
         raw: Any = message.raw_message
         records: Sequence[ConsumerRecord[Any, Any]] = raw if isinstance(raw, tuple) else (raw,)
-        await processor.process(records)
+        # The aiokafka consumer knows each partition's high-water mark (for the lag); the
+        # test broker's stand-in does not.
+        consumer = message.consumer
+        await processor.process(
+            records, consumer if isinstance(consumer, AIOKafkaConsumer) else None
+        )
 
     subscriber(on_batch)
 

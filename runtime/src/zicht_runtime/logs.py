@@ -57,3 +57,5 @@ def configure_logging(service: str, level: str = "INFO", *, json_lines: bool = T
     # FastStream logs every message at INFO; per-event lines come from Zicht's own handlers.
     logging.getLogger("faststream").setLevel(logging.WARNING)
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    # httpx logs every request with its full URL at INFO; a webhook URL may hold a token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -1,4 +1,10 @@
-"""The transactional outbox: events are stored with the state change, then relayed to Kafka."""
+"""The transactional outbox: events are stored with the state change, then relayed to Kafka.
+
+The relay also measures the outbox for operators: ``zicht.outbox.backlog`` (rows not yet
+published) and ``zicht.outbox.oldest_age`` (seconds the oldest of them has waited). The
+gauges' callbacks are synchronous, so the relay runs one cheap query every few seconds and
+the gauges report its last answer.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +12,16 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import asyncpg
 from aiokafka.errors import KafkaError
 from asyncpg.pool import PoolConnectionProxy
-from opentelemetry import trace
+from opentelemetry import metrics, trace
+from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import SpanKind
 
 from zicht_runtime.db import DbConnection, is_transient_db_error
@@ -26,6 +34,7 @@ __all__ = [
     "RecordSender",
     "event_message",
     "outbox_backlog",
+    "outbox_state",
     "write_events",
     "write_outbox",
 ]
@@ -102,6 +111,21 @@ async def outbox_backlog(conn: DbConnection) -> int:
     return int(value)
 
 
+async def outbox_state(conn: DbConnection) -> tuple[int, float]:
+    """How many records wait in the outbox, and how long the oldest has waited (seconds).
+
+    One query over the partial index of unsent rows: cheap while the relay keeps up.
+    """
+    row = await conn.fetchrow(
+        "SELECT count(*) AS backlog, "
+        "coalesce(extract(epoch FROM clock_timestamp() - min(created_at)), 0) AS age "
+        "FROM outbox WHERE sent_at IS NULL"
+    )
+    if row is None:  # pragma: no cover - an aggregate always answers one row
+        return 0, 0.0
+    return int(row["backlog"]), max(float(row["age"]), 0.0)
+
+
 class RecordSender(Protocol):
     """Publishes a batch of records and returns once the broker has them all."""
 
@@ -128,6 +152,8 @@ class OutboxRelay:
         backoff_initial_s: float = 0.2,
         backoff_max_s: float = 10.0,
         tracer: trace.Tracer | None = None,
+        meter: metrics.Meter | None = None,
+        measure_interval_s: float = 5.0,
     ) -> None:
         self._pool = pool
         self._sender = sender
@@ -139,6 +165,26 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._tracer = tracer or trace.get_tracer("zicht.outbox")
         self.published = 0
+        self._measure_interval_s = measure_interval_s
+        self._measured_at = float("-inf")
+        self.backlog: int | None = None
+        """Rows waiting at the last measurement (None: not measured yet)."""
+        self.oldest_age_s: float | None = None
+        """Seconds the oldest waiting row had waited at the last measurement."""
+        if meter is not None:
+            # One relay per process: these gauges are created once.
+            meter.create_observable_gauge(
+                "zicht.outbox.backlog",
+                callbacks=[self._observe_backlog],
+                unit="{record}",
+                description="Outbox rows not yet published (measured every few seconds).",
+            )
+            meter.create_observable_gauge(
+                "zicht.outbox.oldest_age",
+                callbacks=[self._observe_oldest_age],
+                unit="s",
+                description="How long the oldest unpublished outbox row has waited.",
+            )
 
     @property
     def channel(self) -> str:
@@ -148,6 +194,20 @@ class OutboxRelay:
     def wake(self, *_: Any) -> None:
         """Start the next round now (a listener callback, or a test)."""
         self._wake.set()
+
+    async def measure(self) -> None:
+        """Measure the backlog and the oldest row's age for the gauges (one query)."""
+        async with self._pool.acquire() as conn:
+            self.backlog, self.oldest_age_s = await outbox_state(conn)
+        self._measured_at = time.monotonic()
+
+    def _observe_backlog(self, _options: CallbackOptions) -> Iterator[Observation]:
+        if self.backlog is not None:
+            yield Observation(self.backlog)
+
+    def _observe_oldest_age(self, _options: CallbackOptions) -> Iterator[Observation]:
+        if self.oldest_age_s is not None:
+            yield Observation(self.oldest_age_s)
 
     async def relay_once(self) -> int:
         """Publish one batch of unsent records; return how many were published."""
@@ -223,6 +283,10 @@ class OutboxRelay:
         listener: PoolConnectionProxy[asyncpg.Record] | None = None
         try:
             while not stop.is_set():
+                # Measured also while publishing fails: that is when the backlog grows.
+                if time.monotonic() - self._measured_at >= self._measure_interval_s:
+                    with contextlib.suppress(*_CLOSE_ERRORS):  # the database may be down
+                        await self.measure()
                 try:
                     if listener is None:
                         listener = await self._listen()

@@ -1,9 +1,18 @@
-"""OpenTelemetry for a Zicht process: one tracer and meter provider, configured from OTEL_*."""
+"""OpenTelemetry for a Zicht process: one tracer and meter provider, configured from OTEL_*.
+
+Also the small tools every service's metrics share: counting only what a transaction
+committed (:func:`after_commit` inside a :class:`commit_scope`) and timing a business stage
+(:func:`timed_stage` on the one ``zicht.stage.duration`` histogram).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
+from types import TracebackType
 
 from opentelemetry import metrics, propagate, trace
 from opentelemetry.context import Context
@@ -16,11 +25,17 @@ from opentelemetry.util.types import AttributeValue
 
 __all__ = [
     "ATTRIBUTES",
+    "DURATION_BUCKETS_S",
+    "STAGES",
     "Telemetry",
+    "after_commit",
+    "commit_scope",
     "context_headers",
     "extract_context",
     "messaging_attributes",
     "setup_telemetry",
+    "stage_histogram",
+    "timed_stage",
 ]
 
 # Every business attribute Zicht puts on a span, in one place (docs/telemetry.md lists them).
@@ -50,7 +65,27 @@ ATTRIBUTES: Mapping[str, str] = {
     "zicht.subscriber_id": "the receiving party: a CBS code, a casus-table id or igj",
     "zicht.attempt": "which delivery attempt of an alert this is",
     "zicht.delivery": "the verdict on a delivery attempt (delivered, retry, failed)",
+    # On metrics and the per-event log line only (bounded values, never personal data).
+    "zicht.stage": "the business stage a duration belongs to (normalise .. deliver)",
+    "zicht.rejection_code": "why intake refused a signal: the code of its first rejection",
+    "zicht.previous_level": "a provider's traffic light before a risk change (none: new)",
+    "zicht.subscriber_kind": "the kind of recipient: municipality, casus_table, igj, ...",
+    "zicht.failure_reason": "why an alert was not delivered (a failure-reason code)",
+    "zicht.topic": "the Kafka topic of the event a log line is about",
+    "zicht.partition": "the Kafka partition of the event a log line is about",
+    "zicht.offset": "the Kafka offset of the event a log line is about",
+    "zicht.result": "what a consumer did with an event (processed, duplicate, dead_lettered)",
+    "zicht.duration_ms": "how long a consumer took over one event, in milliseconds",
 }
+
+# The business stages of a signal's way through Zicht, one per business span.
+STAGES: tuple[str, ...] = ("normalise", "assess", "score", "route", "deliver")
+
+# Histogram buckets for durations in seconds: 1 ms to 10 s (the SDK's default buckets are
+# meant for milliseconds and would put every Zicht duration in the first bucket).
+DURATION_BUCKETS_S: tuple[float, ...] = (
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+)  # fmt: skip
 
 
 @dataclass
@@ -165,3 +200,96 @@ def context_headers(context: Context | None = None) -> list[tuple[str, bytes]]:
     carrier: dict[str, str] = {}
     propagate.inject(carrier, context=context)
     return [(name, value.encode()) for name, value in carrier.items()]
+
+
+# --- counting what committed ------------------------------------------------------------------
+
+_PENDING: ContextVar[list[Callable[[], None]] | None] = ContextVar("zicht_pending", default=None)
+
+
+def after_commit(action: Callable[[], None]) -> None:
+    """Run ``action`` once the enclosing :class:`commit_scope` ends without an error.
+
+    Outside any scope it runs at once. Metrics recorded this way count committed work only:
+    a transaction that rolls back (a rewound batch, a savepoint of a dead-lettered message)
+    counts nothing.
+    """
+    pending = _PENDING.get()
+    if pending is None:
+        action()
+    else:
+        pending.append(action)
+
+
+class commit_scope:  # noqa: N801 - used like a function: ``async with commit_scope(), ...``
+    """Collects :func:`after_commit` actions and runs them when the block ends cleanly.
+
+    Put it *first* in the ``async with`` that opens the transaction, so it ends after the
+    commit::
+
+        async with commit_scope(), pool.acquire() as conn, conn.transaction():
+            ...
+
+    A scope inside another hands its actions to the outer one (a savepoint's work counts when
+    the whole transaction commits); a block that raises drops them. Works with ``with`` too.
+    """
+
+    def __init__(self) -> None:
+        self._actions: list[Callable[[], None]] = []
+        self._token: Token[list[Callable[[], None]] | None] | None = None
+
+    def __enter__(self) -> commit_scope:
+        self._token = _PENDING.set(self._actions)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._token is not None:
+            _PENDING.reset(self._token)
+        if exc_type is not None:
+            return
+        outer = _PENDING.get()
+        if outer is not None:
+            outer.extend(self._actions)
+            return
+        for action in self._actions:
+            action()
+
+    async def __aenter__(self) -> commit_scope:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+
+# --- business stages --------------------------------------------------------------------------
+
+
+def stage_histogram(meter: metrics.Meter) -> metrics.Histogram:
+    """The ``zicht.stage.duration`` histogram of a service (one name across all services)."""
+    return meter.create_histogram(
+        "zicht.stage.duration",
+        unit="s",
+        description="Time of one business step of a signal (attribute zicht.stage); "
+        "every attempt counts, also one that is rolled back.",
+        explicit_bucket_boundaries_advisory=DURATION_BUCKETS_S,
+    )
+
+
+@contextmanager
+def timed_stage(histogram: metrics.Histogram, stage: str) -> Iterator[None]:
+    """Record how long the block takes on ``histogram`` under ``zicht.stage = stage``."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        histogram.record(time.perf_counter() - started, {"zicht.stage": stage})

@@ -28,6 +28,7 @@ from zicht_intake.service import (
 from zicht_runtime.auth import KeyStore, Principal, authenticate, require_scope
 from zicht_runtime.db import is_transient_db_error
 from zicht_runtime.problems import Problem, inline_refs, problem_responses
+from zicht_runtime.telemetry import commit_scope
 from zicht_schemas import Source
 
 __all__ = ["Scopes", "build_router"]
@@ -199,7 +200,8 @@ async def _in_transaction(
     """Run a use case in one transaction; a store that cannot commit is a 503."""
     for attempt in range(2):
         try:
-            async with api.pool().acquire() as conn, conn.transaction():
+            # The scope first: what the use case counts is recorded once it has committed.
+            async with commit_scope(), api.pool().acquire() as conn, conn.transaction():
                 return await work(conn)
         except asyncpg.UniqueViolationError:
             # The same submission arrived twice at once; the second attempt finds the first.

@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -41,6 +42,7 @@ from zicht_intake.domain import (
     reference_of,
     registry_locations,
 )
+from zicht_intake.metrics import IntakeMetrics, default_metrics
 from zicht_intake.ports import Clock
 from zicht_runtime.db import DbConnection
 from zicht_runtime.outbox import write_events
@@ -61,6 +63,7 @@ __all__ = [
     "ItemResult",
     "SubmissionKind",
     "SubmissionOutcome",
+    "signal_tally",
 ]
 
 log = logging.getLogger(__name__)
@@ -173,6 +176,7 @@ class IntakeService:
     clock: Clock
     pseudonymiser: Pseudonymiser
     source: str
+    metrics: IntakeMetrics = field(default_factory=default_metrics)
 
     # --- signals ------------------------------------------------------------------------
 
@@ -180,6 +184,29 @@ class IntakeService:
         self, conn: DbConnection, incoming: Incoming, fmt: PartnerFormat
     ) -> SubmissionOutcome:
         """One JSON signal (IGJ or police): stored, normalised, identified, published."""
+        with self.metrics.normalising():
+            outcome = await self._submit_signal(conn, incoming, fmt)
+        self._count(incoming, outcome)
+        return outcome
+
+    async def submit_access_team_csv(
+        self, conn: DbConnection, incoming: Incoming
+    ) -> SubmissionOutcome:
+        """An access team's CSV file: every row accepted or rejected on its own."""
+        with self.metrics.normalising():
+            outcome = await self._submit_access_team_csv(conn, incoming)
+        self._count(incoming, outcome)
+        return outcome
+
+    def _count(self, incoming: Incoming, outcome: SubmissionOutcome) -> None:
+        """Count a submission's signals, once its transaction commits."""
+        received, rejected = signal_tally(outcome)
+        if received:
+            self.metrics.signals(incoming.source.value, incoming.channel, received, rejected)
+
+    async def _submit_signal(
+        self, conn: DbConnection, incoming: Incoming, fmt: PartnerFormat
+    ) -> SubmissionOutcome:
         now = self.clock.now()
         reference = reference_of(fmt, incoming.body) or incoming.kafka_key
         with tracer.start_as_current_span(
@@ -213,10 +240,9 @@ class IntakeService:
                 submission_id, status, now, rejections=item.rejections, items=(item,)
             )
 
-    async def submit_access_team_csv(
+    async def _submit_access_team_csv(
         self, conn: DbConnection, incoming: Incoming
     ) -> SubmissionOutcome:
-        """An access team's CSV file: every row accepted or rejected on its own."""
         now = self.clock.now()
         reference = incoming.idempotency_key and None  # files have no reference; rows do
         with tracer.start_as_current_span(
@@ -905,6 +931,23 @@ class IntakeService:
                 warnings=warnings,
             ),
         )
+
+
+def signal_tally(outcome: SubmissionOutcome) -> tuple[int, Counter[str]]:
+    """How many signals a submission brought, and how many were refused per rejection code.
+
+    A replay of an earlier submission brings nothing new. A submission refused as a whole
+    (unreadable, or a conflicting resubmission) counts as one signal; a refused signal
+    counts under the code of its first rejection.
+    """
+    if outcome.replayed:
+        return 0, Counter()
+    if outcome.items:
+        refused = [item.rejections for item in outcome.items if item.status == "rejected"]
+        received = len(outcome.items)
+    else:
+        refused, received = [outcome.rejections], 1
+    return received, Counter(r[0].code.value if r else "unknown" for r in refused)
 
 
 def _overall(items: Sequence[ItemResult]) -> str:

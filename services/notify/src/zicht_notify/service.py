@@ -48,10 +48,11 @@ from zicht_notify.domain import (
     verification_webhook_id,
     webhook_id_for,
 )
+from zicht_notify.metrics import NotifyMetrics, default_metrics
 from zicht_notify.ports import Clock
 from zicht_runtime.db import DbConnection
 from zicht_runtime.outbox import write_events
-from zicht_runtime.telemetry import context_headers, extract_context
+from zicht_runtime.telemetry import commit_scope, context_headers, extract_context
 from zicht_schemas import (
     AlertDeliveredV1,
     AlertFailedV1,
@@ -86,6 +87,7 @@ class NotifyService:
     timeout_s: float = 10.0
     verification_timeout_s: float = 5.0
     rng: random.Random = field(default_factory=random.Random)
+    metrics: NotifyMetrics = field(default_factory=default_metrics)
 
     # --- relations ----------------------------------------------------------------------
 
@@ -133,10 +135,13 @@ class NotifyService:
         """Make one alert per recipient of an event; record those without a subscription."""
         event = received.data
         provider_id = event.provider_id
-        with tracer.start_as_current_span(
-            "route alert",
-            attributes={"zicht.provider_id": provider_id, "zicht.event_type": received.type},
-        ) as span:
+        with (
+            self.metrics.routing(),
+            tracer.start_as_current_span(
+                "route alert",
+                attributes={"zicht.provider_id": provider_id, "zicht.event_type": received.type},
+            ) as span,
+        ):
             relations = await self.relations(conn, provider_id)
             told: frozenset[Recipient] = frozenset()
             falling = isinstance(event, ProviderRiskChangedV1) and _falls(event)
@@ -150,6 +155,7 @@ class NotifyService:
                 alert_id = await self._alert_for(conn, received, relations, r, now)
                 if alert_id is not None:
                     made.append(alert_id)
+                    self.metrics.alert_routed(r.recipient.kind.value)
             if isinstance(event, ProviderRiskChangedV1):
                 await self._remember_rise(conn, event, routes, now)
             return made
@@ -335,16 +341,19 @@ class NotifyService:
 
     async def _deliver(self, pool: asyncpg.Pool, client: httpx.AsyncClient, row: Any) -> None:
         parent = extract_context(_headers_of(row["traceparent"]))
-        with tracer.start_as_current_span(
-            "deliver webhook",
-            context=parent,
-            kind=SpanKind.CLIENT,
-            attributes={
-                "zicht.alert_id": str(row["alert_id"]),
-                "zicht.subscriber_id": row["subscriber_id"],
-                "zicht.attempt": row["attempts"] + 1,
-            },
-        ) as span:
+        with (
+            self.metrics.delivering(),
+            tracer.start_as_current_span(
+                "deliver webhook",
+                context=parent,
+                kind=SpanKind.CLIENT,
+                attributes={
+                    "zicht.alert_id": str(row["alert_id"]),
+                    "zicht.subscriber_id": row["subscriber_id"],
+                    "zicht.attempt": row["attempts"] + 1,
+                },
+            ) as span,
+        ):
             if row["url"] is None or row["deleted_at"] is not None or row["paused"]:
                 await self._finish_failed(
                     pool, row, None, AlertFailureReason.SUBSCRIPTION_DISABLED, row["attempts"]
@@ -417,7 +426,7 @@ class NotifyService:
         self, pool: asyncpg.Pool, row: Any, status: int, attempts: int
     ) -> None:
         now = self.clock.now()
-        async with pool.acquire() as conn, conn.transaction():
+        async with commit_scope(), pool.acquire() as conn, conn.transaction():
             await conn.execute(
                 """
                 UPDATE alerts SET state = 'delivered', attempts = $2, last_status = $3,
@@ -429,6 +438,7 @@ class NotifyService:
                 status,
                 now,
             )
+            self.metrics.alert_delivered(row["subscriber_kind"])
             delivered = AlertDeliveredV1(
                 alert_id=row["alert_id"],
                 webhook_id=row["webhook_id"],
@@ -464,7 +474,7 @@ class NotifyService:
         error: str | None = None,
     ) -> None:
         now = self.clock.now()
-        async with pool.acquire() as conn, conn.transaction():
+        async with commit_scope(), pool.acquire() as conn, conn.transaction():
             await conn.execute(
                 """
                 UPDATE alerts SET state = 'failed', attempts = $2, last_status = $3,
@@ -522,6 +532,7 @@ class NotifyService:
         reason: AlertFailureReason,
         now: datetime,
     ) -> None:
+        self.metrics.alert_failed(reason.value, recipient.kind.value)
         failed = AlertFailedV1(
             alert_id=alert_id,
             webhook_id=webhook_id,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -20,6 +20,7 @@ from opentelemetry import trace
 
 from zicht_runtime.db import DbConnection
 from zicht_runtime.outbox import write_events
+from zicht_runtime.telemetry import commit_scope
 from zicht_schemas import (
     Category,
     IndicatorCode,
@@ -49,6 +50,7 @@ from zicht_scoring.domain import (
     is_change,
     newest_readings,
 )
+from zicht_scoring.metrics import ScoringMetrics, default_metrics
 from zicht_scoring.ports import Clock
 
 __all__ = ["ReplayReport", "ScoringService"]
@@ -76,6 +78,7 @@ class ScoringService:
     clock: Clock
     model: RiskModel
     source: str
+    metrics: ScoringMetrics = field(default_factory=default_metrics)
 
     # --- inputs -------------------------------------------------------------------------
 
@@ -246,10 +249,13 @@ class ScoringService:
         """Evaluate a provider now; publish and keep the evaluation when it is a change."""
         model = model or self.model
         at = at or self.clock.now()
-        with tracer.start_as_current_span(
-            "score provider",
-            attributes={"zicht.provider_id": provider_id, "zicht.model_version": model.version},
-        ) as span:
+        with (
+            self.metrics.scoring(),
+            tracer.start_as_current_span(
+                "score provider",
+                attributes={"zicht.provider_id": provider_id, "zicht.model_version": model.version},
+            ) as span,
+        ):
             current = await conn.fetchrow(
                 "SELECT score, level FROM risk WHERE provider_id = $1 FOR UPDATE", provider_id
             )
@@ -276,6 +282,9 @@ class ScoringService:
                 ),
             )
             span.set_attribute("zicht.risk_changed", value=True)
+            self.metrics.risk_changed(
+                evaluation.level.value, previous.level.value if previous else None
+            )
             return changed
 
     async def _keep(
@@ -323,6 +332,17 @@ class ScoringService:
             contributions,
         )
 
+    # --- for operators --------------------------------------------------------------------
+
+    async def count_levels(self, pool: asyncpg.Pool) -> dict[str, int]:
+        """Count the providers per level (one query) for the providers-per-level gauge."""
+        async with pool.acquire() as conn:
+            rows = await conn.fetch("SELECT level, count(*) AS n FROM risk GROUP BY level")
+        counts = {level.value: 0 for level in RiskLevel}
+        counts.update({row["level"]: int(row["n"]) for row in rows})
+        self.metrics.levels.reset(counts)
+        return counts
+
     # --- time and replay ------------------------------------------------------------------
 
     async def decay_all(self, pool: asyncpg.Pool, *, batch: int = 500) -> int:
@@ -330,7 +350,8 @@ class ScoringService:
         changed = 0
         last = ""
         while True:
-            async with pool.acquire() as conn, conn.transaction():
+            # The scope first: changes count once their batch has committed.
+            async with commit_scope(), pool.acquire() as conn, conn.transaction():
                 ids = await conn.fetch(
                     "SELECT provider_id FROM risk WHERE has_decaying_points AND provider_id > $1 "
                     "ORDER BY provider_id LIMIT $2",
@@ -358,7 +379,8 @@ class ScoringService:
         providers = published = 0
         last = ""
         while True:
-            async with pool.acquire() as conn, conn.transaction():
+            # The scope first: changes count once their batch has committed.
+            async with commit_scope(), pool.acquire() as conn, conn.transaction():
                 ids = await conn.fetch(
                     """
                     SELECT provider_id FROM (

@@ -10,7 +10,7 @@ import json
 import logging
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -43,6 +43,7 @@ from zicht_triage.domain import (
     SignalFacts,
     assess,
 )
+from zicht_triage.metrics import TriageMetrics, default_metrics
 from zicht_triage.ports import Clock
 
 __all__ = ["ReassessmentReport", "TriageService"]
@@ -93,6 +94,7 @@ class TriageService:
     framework: Framework
     source: str
     region_ids: tuple[str, ...] = ("twente", "nmd")
+    metrics: TriageMetrics = field(default_factory=default_metrics)
 
     def __post_init__(self) -> None:
         catalogue = regions()
@@ -136,14 +138,17 @@ class TriageService:
         Returns None when the signal was assessed before (a redelivery past the inbox).
         """
         signal = received.data
-        with tracer.start_as_current_span(
-            "assess signal",
-            attributes={
-                "zicht.provider_id": signal.provider.provider_id,
-                "zicht.signal_id": str(signal.signal_id),
-                "zicht.framework_version": self.framework.version,
-            },
-        ) as span:
+        with (
+            self.metrics.assessing(),
+            tracer.start_as_current_span(
+                "assess signal",
+                attributes={
+                    "zicht.provider_id": signal.provider.provider_id,
+                    "zicht.signal_id": str(signal.signal_id),
+                    "zicht.framework_version": self.framework.version,
+                },
+            ) as span,
+        ):
             inserted = await conn.fetchval(
                 """
                 INSERT INTO signals (signal_id, provider_id, occurred_at, received_at, event_id,
@@ -192,6 +197,7 @@ class TriageService:
             )
             span.set_attribute("zicht.outcome", assessed.outcome.value)
             span.set_attribute("zicht.priority", assessed.priority.value)
+            self.metrics.signal_assessed(assessed.outcome.value, assessed.priority.value)
             return assessed
 
     async def _context(self, conn: DbConnection, signal: SignalReceivedV1) -> AssessmentContext:
