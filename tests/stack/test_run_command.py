@@ -76,6 +76,19 @@ async def test_run_starts_the_four_services_ready_and_ctrl_c_leaves_no_process_b
         for offset, name in enumerate(("intake", "triage", "scoring", "notify"), start=1):
             body = _readyz(base + offset)
             assert body["status"] == "ready", f"{name}: {body}"
+        # Operators' keys are written and reach every service's flow counts. (Whether they
+        # add up is the fault tests' business: this broker carries other tests' events.)
+        async with asyncio.timeout(30):
+            while not any("operators: keys in" in line for line in lines):
+                lines.append((await process.stdout.readline()).decode())
+        reconciled = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "zicht_runtime.reconcile", "--data-dir", str(tmp_path),
+            "--http-port-base", str(base), stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        report, _ = await reconciled.communicate()
+        assert reconciled.returncode in {0, 1}, report.decode()  # 2: a service not asked
+        assert "reconciliation: submissions" in report.decode()
+        assert "no answer from" not in report.decode()
         process.send_signal(signal.SIGINT)
         async with asyncio.timeout(60):
             rest, _ = await process.communicate()

@@ -28,6 +28,7 @@ from zicht_runtime.db import create_pool
 from zicht_runtime.health import ReadinessCheck, health_router, metrics_router
 from zicht_runtime.kafka import AiokafkaSender, create_broker, ensure_topics, subscribe_batch
 from zicht_runtime.migrations import RUNTIME_MIGRATIONS, apply_migrations
+from zicht_runtime.ops import Counts, ops_router
 from zicht_runtime.outbox import OutboxRelay
 from zicht_runtime.problems import install_problem_handlers
 from zicht_runtime.settings import ServiceSettings
@@ -73,6 +74,8 @@ class ServiceKit:
     background: Sequence[Callable[[asyncpg.Pool, asyncio.Event], Coroutine[Any, Any, None]]] = ()
     """Loops the service runs beside its consumers (e.g. a daily re-evaluation); each gets
     the pool and an event that is set when the service stops."""
+    counts: Counts | None = None
+    """The service's business counts for ``GET /v1/ops/flow`` (see :mod:`zicht_runtime.ops`)."""
     telemetry: Telemetry = field(init=False)
     broker: KafkaBroker = field(init=False)
     pool: asyncpg.Pool = field(init=False)
@@ -174,6 +177,7 @@ class ServiceKit:
             backoff_initial_s=settings.retry_backoff_initial_s,
             backoff_max_s=settings.retry_backoff_max_s,
             tracer=self.telemetry.tracer("zicht.outbox"),
+            meter=self.telemetry.meter("zicht.outbox"),
         )
         self._stop.clear()
         self._relay_task = asyncio.create_task(self.relay.run(self._stop), name="outbox-relay")
@@ -243,6 +247,7 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
     app.include_router(health_router(kit.readiness_checks()))
+    app.include_router(ops_router(kit.settings.service_name, lambda: kit.pool, kit.counts))
     app.include_router(metrics_router())
     FastAPIInstrumentor.instrument_app(app, tracer_provider=kit.telemetry.tracer_provider)
     return app

@@ -32,11 +32,13 @@ import asyncpg
 from zicht_runtime.auth import KeyStore
 from zicht_runtime.db import create_pool
 from zicht_runtime.devstack import DevStackError, LocalBroker, LocalPostgres, port_is_free
+from zicht_runtime.ops import OPERATOR_SCOPE
 from zicht_schemas.regions import regions
 
 __all__ = ["SERVICES", "main"]
 
 SERVICES: tuple[str, ...] = ("intake", "triage", "scoring", "notify")
+_DEFAULT_PORT_BASE = 8000
 _READY_TIMEOUT_S = 180.0
 
 
@@ -262,6 +264,43 @@ async def _demo_keys(
     }
 
 
+async def _operator_keys(
+    database_url: str, services: Sequence[_Service], log_dir: Path
+) -> dict[str, str]:
+    """One operator key per service, for ``GET /v1/ops/flow`` and the reconciliation."""
+    issued: dict[str, str] = {}
+    for name in SERVICES:
+        await _migrated(database_url, name, services, log_dir)
+        pool = await create_pool(database_url, name, min_size=1, max_size=1)
+        try:
+            key = await KeyStore(pool).create(
+                "operator-local", [OPERATOR_SCOPE], description="run command: operator"
+            )
+        finally:
+            await pool.close()
+        issued[name] = key.secret
+    return issued
+
+
+def _write_operator_keys(
+    args: argparse.Namespace, database_url: str, services: Sequence[_Service]
+) -> None:
+    path = args.data_dir / "operator-keys.json"
+    if not path.exists():
+        keys = asyncio.run(_operator_keys(database_url, services, args.data_dir))
+        path.write_text(json.dumps(keys, indent=2), encoding="utf-8")
+        path.chmod(0o600)
+    port = (
+        ""
+        if args.http_port_base == _DEFAULT_PORT_BASE
+        else (f" --http-port-base {args.http_port_base}")
+    )
+    _say(
+        f"operators: keys in {path}; check that the counts add up with "
+        f"python -m zicht_runtime.reconcile --data-dir {args.data_dir}{port}"
+    )
+
+
 def _start_demo(
     args: argparse.Namespace, database_url: str, base: int, services: Sequence[_Service]
 ) -> subprocess.Popen[bytes]:
@@ -334,6 +373,7 @@ def _run(args: argparse.Namespace) -> int:
                 _wait_ready(services, stop, args.data_dir)
                 if not stop:
                     _say("all four services are ready; Ctrl-C stops everything")
+                    _write_operator_keys(args, database_url, services)
                 if not demo_on and not stop:
                     _say("demo: off (run with --demo to run the synthetic region again)")
                 while not stop:
@@ -373,7 +413,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument(
         "--http-port-base",
         type=int,
-        default=8000,
+        default=_DEFAULT_PORT_BASE,
         help="services listen on base+1 (intake), +2 (triage), +3 (scoring), +4 (notify)",
     )
     demo = run.add_mutually_exclusive_group()

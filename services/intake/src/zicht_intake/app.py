@@ -11,6 +11,7 @@ from faststream.kafka import KafkaBroker
 from zicht_intake.adapters.clock import SystemClock
 from zicht_intake.api import IntakeApi, build_router
 from zicht_intake.config import DEVELOPMENT_PSEUDONYM_KEY, IntakeSettings
+from zicht_intake.counts import business_counts
 from zicht_intake.domain import Pseudonymiser
 from zicht_intake.handlers import build_consumers, build_record_consumers
 from zicht_intake.ports import Clock
@@ -52,6 +53,7 @@ def create_kit(settings: IntakeSettings, service: IntakeService | None = None) -
             topics.INDICATORS_REPORTED,
         ],
         compacted=[topics.PROVIDER_REGISTERED],
+        counts=business_counts,
     )
 
 

@@ -11,6 +11,7 @@ from faststream.kafka import KafkaBroker
 from zicht_notify.adapters.clock import SystemClock
 from zicht_notify.api import build_router
 from zicht_notify.config import NotifySettings
+from zicht_notify.counts import business_counts
 from zicht_notify.delivery import delivery_loop
 from zicht_notify.domain import RetryPolicy, RoutingPolicy, default_routing, load_routing_file
 from zicht_notify.handlers import build_consumers
@@ -67,6 +68,7 @@ def create_kit(settings: NotifySettings, service: NotifyService | None = None) -
                 poll_interval_s=settings.delivery_poll_interval_s,
             )
         ],
+        counts=business_counts,
     )
 
 

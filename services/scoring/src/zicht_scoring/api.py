@@ -15,6 +15,7 @@ import asyncpg
 from fastapi import APIRouter, Depends, Path, Query
 
 from zicht_runtime.auth import KeyStore, Principal, authenticate, require_scope
+from zicht_runtime.ops import OPERATOR_SCOPE
 from zicht_runtime.problems import Problem, problem_responses
 from zicht_schemas.regions import regions
 
@@ -30,6 +31,7 @@ class Scopes:
 ROLES: dict[str, tuple[str, ...]] = {
     "municipality": (Scopes.REGISTER,),
     "supervisor": (Scopes.REGISTER,),
+    "operator": (OPERATOR_SCOPE,),
 }
 
 

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from zicht_runtime.auth import KeyStore, Principal, authenticate, require_scope
+from zicht_runtime.ops import OPERATOR_SCOPE
 from zicht_runtime.problems import Problem, problem_responses
 from zicht_schemas import InvestigationDecision
 from zicht_schemas.regions import regions
@@ -27,9 +28,13 @@ class Scopes:
     SUPERVISOR = "supervisor"
 
 
-ROLES: dict[str, tuple[str, ...]] = {"supervisor": (Scopes.SUPERVISOR,)}
+ROLES: dict[str, tuple[str, ...]] = {
+    "supervisor": (Scopes.SUPERVISOR,),
+    "operator": (OPERATOR_SCOPE,),
+}
 """Named scope sets for ``python -m zicht_triage keys create --role``; a supervisor's key may
-carry ``--attr region=<id>`` to see only that region's providers."""
+carry ``--attr region=<id>`` to see only that region's providers; an operator's reads the
+flow counts (``GET /v1/ops/flow``)."""
 
 
 class CloseInvestigation(BaseModel):

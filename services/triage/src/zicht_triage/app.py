@@ -13,6 +13,7 @@ from zicht_schemas import source_urn, topics
 from zicht_triage.adapters.clock import SystemClock
 from zicht_triage.api import build_router
 from zicht_triage.config import TriageSettings
+from zicht_triage.counts import business_counts
 from zicht_triage.domain import Framework, default_framework, load_framework_file
 from zicht_triage.handlers import build_consumers
 from zicht_triage.ports import Clock
@@ -49,6 +50,7 @@ def create_kit(settings: TriageSettings, service: TriageService | None = None) -
         consumers=build_consumers(service),
         produces=[topics.SIGNAL_ASSESSED, topics.INVESTIGATION_CHANGED],
         compacted=[],
+        counts=business_counts,
     )
 
 
