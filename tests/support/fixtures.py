@@ -12,6 +12,7 @@ import os
 import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -73,6 +74,7 @@ class _ConnectedTally:
     def __init__(self, config: pytest.Config) -> None:
         self._config = config
         self._outcomes: dict[str, str] = {}
+        self._workers: dict[str, list[str]] = {}
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if "connected" not in report.keywords:
@@ -100,6 +102,25 @@ class _ConnectedTally:
         if _INFRASTRUCTURE in self._config.stash:
             for backend in self._config.stash[_INFRASTRUCTURE].backends:
                 terminalreporter.write_line(backend.summary())
+        for worker, lines in sorted(self._workers.items()):
+            for line in lines:
+                terminalreporter.write_line(f"[{worker}] {line}")
+
+    # With pytest-xdist, each worker starts its own servers and tells the controller where.
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        output = getattr(session.config, "workeroutput", None)
+        if output is not None and _INFRASTRUCTURE in self._config.stash:
+            output["zicht_backends"] = [
+                b.summary() for b in self._config.stash[_INFRASTRUCTURE].backends
+            ]
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        del error  # a crashed worker is reported by xdist itself
+        output = getattr(node, "workeroutput", {})
+        name = str(getattr(getattr(node, "gateway", None), "id", "worker"))
+        self._workers[name] = [str(line) for line in output.get("zicht_backends", [])]
 
 
 # --- fixtures ------------------------------------------------------------------------------------
