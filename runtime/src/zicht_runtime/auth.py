@@ -30,11 +30,13 @@ from zicht_runtime.problems import Problem
 from zicht_runtime.settings import ServiceSettings
 
 __all__ = [
+    "UNAUTHENTICATED_HEADERS",
     "ApiKey",
     "IssuedKey",
     "KeyStore",
     "Principal",
     "authenticate",
+    "bearer_key",
     "keys_main",
     "require_scope",
 ]
@@ -91,6 +93,11 @@ def _parse_key(header: str | None) -> str | None:
     if scheme.lower() != "bearer" or not value.startswith(_PREFIX) or len(value) > _MAX_KEY_LENGTH:
         return None
     return value
+
+
+def bearer_key(header: str | None) -> str | None:
+    """The API key in an ``Authorization`` header, or None when there is no well-formed one."""
+    return _parse_key(header)
 
 
 class KeyStore:
@@ -197,7 +204,9 @@ def _attributes(raw: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in (data or {}).items()}
 
 
-_UNAUTHENTICATED = {"WWW-Authenticate": 'Bearer realm="zicht"'}
+UNAUTHENTICATED_HEADERS = {"WWW-Authenticate": 'Bearer realm="zicht"'}
+"""The headers of every 401 answer."""
+_UNAUTHENTICATED = UNAUTHENTICATED_HEADERS
 
 
 def authenticate(

@@ -25,6 +25,7 @@ from pydantic import BaseModel
 
 from zicht_runtime.consumer import BatchProcessor, EventHandler, RecordBatchProcessor, RecordHandler
 from zicht_runtime.db import create_pool
+from zicht_runtime.guard import RequestGuard
 from zicht_runtime.health import ReadinessCheck, health_router, metrics_router
 from zicht_runtime.kafka import AiokafkaSender, create_broker, ensure_topics, subscribe_batch
 from zicht_runtime.migrations import RUNTIME_MIGRATIONS, apply_migrations
@@ -244,6 +245,7 @@ def create_service_app(
 
     app = FastAPI(title=title, lifespan=lifespan, **app_options)
     install_problem_handlers(app)
+    app.add_middleware(RequestGuard, max_body_bytes=kit.settings.max_request_bytes)
     for router in routers:
         app.include_router(router)
     app.include_router(health_router(kit.readiness_checks()))

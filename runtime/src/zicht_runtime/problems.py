@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -180,6 +181,25 @@ def install_problem_handlers(app: FastAPI) -> None:
             title,
             detail=f"{count} invalid field(s); nothing was accepted.",
             errors=items,
+        )
+        return problem.response(request.url.path)
+
+    @app.exception_handler(asyncpg.CharacterNotInRepertoireError)
+    @app.exception_handler(asyncpg.UntranslatableCharacterError)
+    async def on_unstorable_text(request: Request, _exc: Exception) -> JSONResponse:
+        # Postgres text cannot hold U+0000: a value with one fails at the query, whose
+        # transaction is rolled back. The caller sent it; the answer says so, not 500.
+        problem = Problem(
+            400,
+            "malformed-payload",
+            "The request holds text that cannot be stored",
+            detail="Text must not contain the NUL character (U+0000); nothing was accepted.",
+            errors=[
+                {
+                    "code": "invalid_character",
+                    "detail": "a text value contains the NUL character (U+0000)",
+                }
+            ],
         )
         return problem.response(request.url.path)
 

@@ -90,6 +90,12 @@ class ServiceSettings(BaseSettings):
     )
     http_host: str = Field(default="127.0.0.1", description="Address the HTTP API binds to.")
     http_port: int = Field(default=8000, ge=0, le=65535, description="Port of the HTTP API.")
+    max_request_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest request body any route accepts; larger ones get 413 before they "
+        "are read (routes may set lower limits of their own).",
+    )
     log_level: str = Field(default="INFO", description="Logging level of the service.")
     log_json: bool = Field(default=True, description="Log JSON lines (off: readable text).")
     otel_exporter_otlp_endpoint: str = Field(

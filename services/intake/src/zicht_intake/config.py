@@ -20,6 +20,12 @@ class IntakeSettings(ServiceSettings):
 
     service_name: str = Field(default="intake", description="Name of this service.")
     http_port: int = Field(default=8001, ge=0, le=65535, description="Port of the HTTP API.")
+    max_request_bytes: int = Field(
+        default=5 * 1024 * 1024 + 1,
+        ge=1024,
+        description="Largest request body; the routes' own limits (docs/partners/README.md) "
+        "are lower, and refuse with their own 413 first.",
+    )
     pseudonym_key: SecretStr = Field(
         default=SecretStr(DEVELOPMENT_PSEUDONYM_KEY),
         description="Secret of the keyed hash (HMAC-SHA256) that replaces each BSN; held by "
