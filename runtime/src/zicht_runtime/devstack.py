@@ -56,6 +56,7 @@ __all__ = [
     "create_topics",
     "find_free_port",
     "find_postgres_bindir",
+    "parent_death_preexec",
     "port_is_free",
     "resolve_broker_binary",
 ]
@@ -130,7 +131,7 @@ def _check_port(host: str, port: int, what: str) -> None:
 # --- child processes ---------------------------------------------------------------------------
 
 
-def _parent_death_preexec(sig: signal.Signals) -> Callable[[], None] | None:
+def parent_death_preexec(sig: signal.Signals) -> Callable[[], None] | None:
     """A ``preexec_fn`` that makes the child receive ``sig`` when its parent thread dies."""
     if not sys.platform.startswith("linux") or threading.current_thread() is not (
         threading.main_thread()
@@ -588,7 +589,7 @@ class LocalPostgres(_StartedInWith):
             # Its own session: Ctrl-C in a terminal reaches Python, which stops the server in
             # order, instead of reaching the server directly in the middle of a test.
             start_new_session=True,
-            preexec_fn=_parent_death_preexec(signal.SIGINT),  # noqa: PLW1509 - prctl must run in the child, and it imports nothing
+            preexec_fn=parent_death_preexec(signal.SIGINT),  # noqa: PLW1509 - prctl must run in the child, and it imports nothing
             user=run_as.uid,
             group=run_as.gid,
             extra_groups=run_as.groups,
@@ -821,7 +822,7 @@ class LocalBroker(_StartedInWith):
             stderr=subprocess.STDOUT,
             env=_clean_env(drop=_TANSU_ENV),
             start_new_session=True,  # see LocalPostgres._spawn
-            preexec_fn=_parent_death_preexec(signal.SIGTERM),  # noqa: PLW1509 - prctl must run in the child, and it imports nothing
+            preexec_fn=parent_death_preexec(signal.SIGTERM),  # noqa: PLW1509 - prctl must run in the child, and it imports nothing
         )
 
     def stop(self) -> None:

@@ -31,7 +31,13 @@ import asyncpg
 
 from zicht_runtime.auth import KeyStore
 from zicht_runtime.db import create_pool
-from zicht_runtime.devstack import DevStackError, LocalBroker, LocalPostgres, port_is_free
+from zicht_runtime.devstack import (
+    DevStackError,
+    LocalBroker,
+    LocalPostgres,
+    parent_death_preexec,
+    port_is_free,
+)
 from zicht_runtime.ops import OPERATOR_SCOPE
 from zicht_schemas.regions import regions
 
@@ -132,6 +138,8 @@ def _start_services(
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches the launcher, which stops them in order
+            # ... and if the launcher itself is killed, they stop too rather than linger.
+            preexec_fn=parent_death_preexec(signal.SIGTERM),  # noqa: PLW1509 - prctl only
         )
         started.append(_Service(name, port, process))
         _say(f"{name}: started (pid {process.pid}, http://127.0.0.1:{port}, log {log.name})")
@@ -323,7 +331,11 @@ def _start_demo(
     ]  # fmt: skip
     if not sys.stdout.isatty():
         command.append("--no-view")
-    process = subprocess.Popen(command, start_new_session=True)  # noqa: S603 - our own module
+    process = subprocess.Popen(  # noqa: S603 - our own module
+        command,
+        start_new_session=True,
+        preexec_fn=parent_death_preexec(signal.SIGTERM),  # noqa: PLW1509 - prctl only
+    )
     _say(
         f"demo: started (pid {process.pid}); it seeds the synthetic region once the services "
         f"are ready, and webhooks arrive at http://127.0.0.1:{base + 5}"
