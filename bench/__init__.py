@@ -1,1 +1,1 @@
-"""Zicht's benchmarks (not tests): throughput, latency, replay and footprint."""
+"""Zicht's benchmarks (not tests); ``python -m bench`` runs them (see ``bench/__main__.py``)."""
