@@ -1,0 +1,1 @@
+"""Bad input and bad actors at every service (a package, so its services stop when it ends)."""
