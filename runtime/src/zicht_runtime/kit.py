@@ -40,6 +40,9 @@ __all__ = ["ConsumerSpec", "RecordConsumerSpec", "ServiceKit", "create_service_a
 
 log = logging.getLogger(__name__)
 
+BackgroundLoop = Callable[[asyncpg.Pool, asyncio.Event], Coroutine[Any, Any, None]]
+"""A loop the kit runs beside the consumers until the service stops (given the pool)."""
+
 
 @dataclass(frozen=True)
 class ConsumerSpec:
@@ -72,7 +75,7 @@ class ServiceKit:
     compacted: Sequence[str] = ()
     span_exporters: Sequence[SpanExporter] = ()
     global_telemetry: bool = True
-    background: Sequence[Callable[[asyncpg.Pool, asyncio.Event], Coroutine[Any, Any, None]]] = ()
+    background: Sequence[BackgroundLoop] = ()
     """Loops the service runs beside its consumers (e.g. a daily re-evaluation); each gets
     the pool and an event that is set when the service stops."""
     counts: Counts | None = None
@@ -184,7 +187,10 @@ class ServiceKit:
         self._relay_task = asyncio.create_task(self.relay.run(self._stop), name="outbox-relay")
         await self.broker.start()
         self._background_tasks = [
-            asyncio.create_task(loop(self.pool, self._stop), name=f"background-{n}")
+            asyncio.create_task(
+                _supervised(loop, self.pool, self._stop, name=_loop_name(loop, n)),
+                name=f"background-{_loop_name(loop, n)}",
+            )
             for n, loop in enumerate(self.background)
         ]
 
@@ -220,7 +226,17 @@ class ServiceKit:
         async def relay() -> bool:
             return self._relay_task is not None and not self._relay_task.done()
 
-        return {"database": database, "broker": broker, "outbox_relay": relay}
+        async def background() -> bool:
+            return all(not task.done() for task in self._background_tasks)
+
+        checks: dict[str, ReadinessCheck] = {
+            "database": database,
+            "broker": broker,
+            "outbox_relay": relay,
+        }
+        if self.background:
+            checks["background"] = background
+        return checks
 
 
 def create_service_app(
@@ -253,6 +269,39 @@ def create_service_app(
     app.include_router(metrics_router())
     FastAPIInstrumentor.instrument_app(app, tracer_provider=kit.telemetry.tracer_provider)
     return app
+
+
+SUPERVISOR_BACKOFF_MAX_S = 30.0
+
+
+def _loop_name(loop: BackgroundLoop, n: int) -> str:
+    qualname = getattr(loop, "__qualname__", "")
+    # A closure made by ``delivery_loop(...)`` is called ``delivery_loop.<locals>.loop``.
+    return qualname.split(".<locals>", 1)[0] if qualname else str(n)
+
+
+async def _supervised(
+    loop: BackgroundLoop, pool: asyncpg.Pool, stop: asyncio.Event, *, name: str
+) -> None:
+    """Run a background loop until the service stops; start it again if it dies before.
+
+    A loop is meant to handle its own faults. One that raises anyway (or returns early) is
+    logged with what it raised and started again after a growing pause, so a fault nobody
+    foresaw costs a few seconds of work instead of the rest of the process's life.
+    """
+    pause = 0.5
+    while not stop.is_set():
+        try:
+            await loop(pool, stop)
+        except Exception:
+            log.exception("background loop %s died; starting it again in %.1fs", name, pause)
+        else:
+            if stop.is_set():
+                return
+            log.error("background loop %s returned early; starting it again in %.1fs", name, pause)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=pause)
+        pause = min(pause * 2, SUPERVISOR_BACKOFF_MAX_S)
 
 
 async def _step(what: str, awaitable: Awaitable[Any]) -> None:

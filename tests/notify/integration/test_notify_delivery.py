@@ -324,16 +324,24 @@ async def test_a_fall_reaches_exactly_those_told_of_the_rise(
             source=UPSTREAM,
         )  # fmt: skip
 
+    # Up to red and down in two steps: who heard the rise hears each fall, to green.
     await publish(notify.bootstrap, change(RiskLevel.ORANGE, RiskLevel.GREEN, 35.0))
+    await publish(notify.bootstrap, change(RiskLevel.RED, RiskLevel.ORANGE, 60.0))
+    await publish(notify.bootstrap, change(RiskLevel.ORANGE, RiskLevel.RED, 40.0))
     await publish(notify.bootstrap, change(RiskLevel.GREEN, RiskLevel.ORANGE, 20.0))
 
     delivered = await events_on(
         notify.bootstrap, topics.ALERT_DELIVERED, AlertDeliveredV1,
-        lambda e: e.data.provider_id == pid, expected=2, within=60,
+        lambda e: e.data.provider_id == pid and e.data.subscriber_id == "GM0153",
+        expected=4, within=60,
     )  # fmt: skip
-    assert {d.data.subscriber_id for d in delivered} == {"GM0153"}
+    assert len(delivered) == 4
     kinds = [json.loads(b)["data"]["level"] for _, b in receiver.at(path)]
-    assert kinds == ["orange", "green"]
+    assert kinds == ["orange", "red", "orange", "green"]
+    remembered = await notify.pool.fetchval(
+        "SELECT count(*) FROM told_of_rise WHERE provider_id = $1", pid
+    )
+    assert remembered == 0, "after green nobody waits to hear a fall"
 
 
 async def test_a_retry_holds_back_later_alerts_about_the_same_provider(

@@ -266,14 +266,24 @@ class NotifyService:
         now: datetime,
     ) -> None:
         if _falls(event):
-            # Those told of a level above the new one have now heard it fall.
+            if event.level is RiskLevel.GREEN:
+                # Down to green: everyone who was told has heard the end of it.
+                await conn.execute(
+                    "DELETE FROM told_of_rise WHERE provider_id = $1", event.provider_id
+                )
+                return
+            # A fall to a level that still counts (red to orange): those told of the rise
+            # now hold the new level, and must hear the next fall too, so they stay.
             above = [
                 lvl.value for lvl, rank in _LEVEL_RANK.items() if rank > _LEVEL_RANK[event.level]
             ]
             await conn.execute(
-                "DELETE FROM told_of_rise WHERE provider_id = $1 AND level = ANY($2)",
+                "UPDATE told_of_rise SET level = $3, told_at = $4 "
+                "WHERE provider_id = $1 AND level = ANY($2)",
                 event.provider_id,
                 above,
+                event.level.value,
+                now,
             )
             return
         for r in routes:
