@@ -62,6 +62,7 @@ from zicht_schemas.errors import InvalidEventError, InvalidEventKind
 from zicht_schemas.events import (
     ALERT_EVENT_TYPE,
     EVENT_MODELS,
+    MAX_SIGNAL_CONTRIBUTIONS,
     VERIFICATION_EVENT_TYPE,
     WEBHOOK_MODELS,
     AlertCounts,
@@ -137,6 +138,7 @@ __all__ = [
     "INDICATORS_REPORTED",
     "INVESTIGATION_CHANGED",
     "JSON_CONTENT_TYPE",
+    "MAX_SIGNAL_CONTRIBUTIONS",
     "PARTNER_ACCESS_TEAM",
     "PARTNER_IGJ",
     "PARTNER_POLICE",

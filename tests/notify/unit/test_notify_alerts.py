@@ -150,6 +150,14 @@ def test_a_risk_alert_explains_the_largest_contributions_without_signal_ids() ->
     assert alert.decided_at == event.evaluated_at
 
 
+def test_a_risk_alert_counts_the_signals_scoring_weighed_but_did_not_list() -> None:
+    event = risk_changed(RiskLevel.RED, RiskLevel.ORANGE, signals_left_out=420)
+
+    alert = alert_of(event, RISK_EVENT_ID)
+
+    assert alert.counts.signals_weighed == 421
+
+
 def test_an_alert_about_a_provider_notify_does_not_know_has_no_name_or_kvk() -> None:
     event = assessed(Outcome.CRIMINAL_REFERRAL)
 

@@ -23,7 +23,11 @@ from zicht_schemas.events.intake import (
     SignalRejectedV1,
 )
 from zicht_schemas.events.notify import AlertDeliveredV1, AlertFailedV1
-from zicht_schemas.events.scoring import Contribution, ProviderRiskChangedV1
+from zicht_schemas.events.scoring import (
+    MAX_SIGNAL_CONTRIBUTIONS,
+    Contribution,
+    ProviderRiskChangedV1,
+)
 from zicht_schemas.events.triage import (
     InvestigationChangedV1,
     InvestigationLink,
@@ -47,6 +51,7 @@ from zicht_schemas.events.webhooks import (
 __all__ = [
     "ALERT_EVENT_TYPE",
     "EVENT_MODELS",
+    "MAX_SIGNAL_CONTRIBUTIONS",
     "VERIFICATION_EVENT_TYPE",
     "WEBHOOK_MODELS",
     "AlertCounts",

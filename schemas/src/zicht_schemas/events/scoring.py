@@ -18,7 +18,12 @@ from zicht_schemas.values import (
     UtcDateTime,
 )
 
-__all__ = ["Contribution", "ProviderRiskChangedV1"]
+__all__ = ["MAX_SIGNAL_CONTRIBUTIONS", "Contribution", "ProviderRiskChangedV1"]
+
+MAX_SIGNAL_CONTRIBUTIONS = 50
+"""How many signal contributions a risk change lists at most (the largest). A provider with
+years of signals would otherwise make an event larger than the broker takes; scoring's risk
+register lists every contribution."""
 
 
 class Contribution(WireModel):
@@ -60,7 +65,15 @@ class ProviderRiskChangedV1(EventData):
     )
     model_version: PolicyVersion = Field(description="The risk model version, e.g. 2025.1.")
     contributions: tuple[Contribution, ...] = Field(
-        default=(), description="Every non-zero contribution to the score, largest first."
+        default=(),
+        description="The non-zero contributions to the score, largest first: every indicator, "
+        "investigation and hold, and the largest 50 signals (see signals_left_out).",
+    )
+    signals_left_out: int = Field(
+        default=0,
+        ge=0,
+        description="How many smaller non-zero signal contributions are not listed in "
+        "contributions (only the largest 50 are); scoring's risk register lists them all.",
     )
     unknown_indicators: tuple[IndicatorCode, ...] = Field(
         default=(),

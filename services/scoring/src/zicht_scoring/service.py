@@ -48,6 +48,7 @@ from zicht_scoring.domain import (
     RiskModel,
     evaluate,
     is_change,
+    listed,
     newest_readings,
 )
 from zicht_scoring.metrics import ScoringMetrics, default_metrics
@@ -290,6 +291,9 @@ class ScoringService:
     async def _keep(
         self, conn: DbConnection, changed: ProviderRiskChangedV1, evaluation: Evaluation
     ) -> None:
+        # The register keeps every contribution of the current evaluation; the history keeps
+        # what the event listed, so it grows with evaluations, not with signals squared.
+        every = json.dumps([c.model_dump(mode="json") for c in evaluation.contributions])
         contributions = json.dumps([c.model_dump(mode="json") for c in changed.contributions])
         decaying = evaluation.changes_with_time
         await conn.execute(
@@ -307,7 +311,7 @@ class ScoringService:
             changed.level.value,
             changed.model_version,
             changed.evaluated_at,
-            contributions,
+            every,
             json.dumps([c.value for c in changed.unknown_indicators]),
             decaying,
         )
@@ -415,6 +419,7 @@ def _changed_event(  # noqa: PLR0917  # the parts of one event, in its field ord
         uuid.NAMESPACE_URL,
         f"zicht:risk/{provider_id}/{evaluation.model_version}/{at.isoformat()}/{cause_event_id}",
     )
+    shown, left_out = listed(evaluation.contributions)
     return ProviderRiskChangedV1(
         evaluation_id=evaluation_id,
         provider_id=provider_id,
@@ -423,7 +428,8 @@ def _changed_event(  # noqa: PLR0917  # the parts of one event, in its field ord
         level=evaluation.level,
         previous_level=previous.level if previous else None,
         model_version=evaluation.model_version,
-        contributions=evaluation.contributions,
+        contributions=shown,
+        signals_left_out=left_out,
         unknown_indicators=evaluation.unknown_indicators,
         evaluated_at=at,
         reason=reason,

@@ -182,7 +182,8 @@ def _risk_change(event: ProviderRiskChangedV1) -> dict[str, object]:
             for c in largest
         ),
         "counts": AlertCounts(
-            signals_weighed=sum(1 for c in contributions if c.kind is ContributionKind.SIGNAL),
+            signals_weighed=event.signals_left_out
+            + sum(1 for c in contributions if c.kind is ContributionKind.SIGNAL),
             indicators_flagged=sum(
                 1 for c in contributions if c.kind is ContributionKind.INDICATOR and c.points > 0
             ),

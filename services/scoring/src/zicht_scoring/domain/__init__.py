@@ -25,7 +25,7 @@ from zicht_scoring.domain.model import (
     SignalRules,
     Threshold,
 )
-from zicht_scoring.domain.scorer import Evaluation, PreviousRisk, evaluate, is_change
+from zicht_scoring.domain.scorer import Evaluation, PreviousRisk, evaluate, is_change, listed
 
 __all__ = [
     "DEFAULT_MODEL_RESOURCE",
@@ -48,6 +48,7 @@ __all__ = [
     "evaluate",
     "is_change",
     "latest_assessments",
+    "listed",
     "load_model",
     "load_model_file",
     "newest_readings",

@@ -16,6 +16,7 @@ from operator import itemgetter
 from uuid import UUID
 
 from zicht_schemas import (
+    MAX_SIGNAL_CONTRIBUTIONS,
     Contribution,
     ContributionKind,
     IndicatorCode,
@@ -25,7 +26,14 @@ from zicht_schemas import (
 from zicht_scoring.domain.facts import InvestigationOutcome, ProviderFacts
 from zicht_scoring.domain.model import AT_LEAST, BELOW, MAX_POINTS, RiskModel
 
-__all__ = ["Evaluation", "PreviousRisk", "evaluate", "is_change", "months_before"]
+__all__ = [
+    "Evaluation",
+    "PreviousRisk",
+    "evaluate",
+    "is_change",
+    "listed",
+    "months_before",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +108,26 @@ def _contribution(part: _Part) -> Contribution | None:
     if not shown and kind is not ContributionKind.HOLD:
         return None
     return Contribution(kind=kind, ref=str(ref), points=shown, explanation_en=explanation)
+
+
+def listed(
+    contributions: tuple[Contribution, ...], max_signals: int = MAX_SIGNAL_CONTRIBUTIONS
+) -> tuple[tuple[Contribution, ...], int]:
+    """What a risk change lists: every contribution but signals beyond the largest ``max_signals``.
+
+    Returns the listed contributions (in their order, largest first) and how many signal
+    contributions were left out. Indicators, investigations and holds are few and always
+    listed; signals accumulate for as long as a provider is supervised.
+    """
+    kept: list[Contribution] = []
+    signals = 0
+    for contribution in contributions:
+        if contribution.kind is ContributionKind.SIGNAL:
+            signals += 1
+            if signals > max_signals:
+                continue
+        kept.append(contribution)
+    return tuple(kept), max(0, signals - max_signals)
 
 
 def is_change(previous: PreviousRisk | None, evaluation: Evaluation) -> bool:
