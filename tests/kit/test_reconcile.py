@@ -101,6 +101,21 @@ def test_dead_letters_unsent_events_and_undelivered_alerts_are_flagged() -> None
     assert "dead letters 1" in result.line()
 
 
+def test_alerts_for_recipients_without_a_subscription_are_recorded_not_lost() -> None:
+    bodies = balanced()
+    bodies["notify"]["counts"]["alerts"] = {"delivered": 2, "undeliverable": 1}
+    bodies["notify"]["counts"]["alerts_per_recipient"] = {
+        "municipality:GM0153": {"delivered": 2},
+        "municipality:GM1700": {"undeliverable": 1},
+    }
+
+    result = reconcile(flows(bodies))
+
+    assert result.ok, result.report()
+    assert "    alerts to municipality:GM1700: undeliverable 1" in result.report().splitlines()
+    assert "alerts 3 (delivered 2, failed 0, undeliverable 1, in flight 0)" in result.line()
+
+
 def test_a_service_that_did_not_answer_is_a_problem() -> None:
     bodies = balanced()
     del bodies["scoring"]

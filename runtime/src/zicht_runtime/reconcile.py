@@ -4,7 +4,8 @@ Each service answers ``GET /v1/ops/flow`` (see :mod:`zicht_runtime.ops`) with wh
 wrote out and dead-lettered, and its business counts. This command asks all four and checks,
 topic by topic, that every event one service sent was taken in by each service that consumes
 it, that triage assessed every signal it took in that it did not dead-letter, and that every
-alert notify made was delivered; it flags what is still in flight (unsent outbox rows, alerts
+alert notify made was delivered (or recorded as undeliverable: its recipient has no
+subscription); it flags what is still in flight (unsent outbox rows, alerts
 pending or retrying), what failed or had no subscriber, and every dead letter.
 
 Counts are taken over a period, by each service's own clock of the moment (taken in, written,
@@ -103,6 +104,8 @@ class Reconciliation:
 
     checks: list[Check] = field(default_factory=list)
     totals: dict[str, int] = field(default_factory=dict)
+    alerts_per_recipient: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Notify's alerts of the period per recipient (``kind:id``), by state."""
 
     @property
     def ok(self) -> bool:
@@ -128,8 +131,12 @@ class Reconciliation:
         )
 
     def report(self) -> str:
-        """The checks, one a line, problems marked, then the line."""
+        """The checks, one a line, problems marked; alerts per recipient; then the line."""
         lines = [f"{'ok ' if c.ok else 'NOT'} {c.what}: {c.detail}" for c in self.checks]
+        lines += [
+            f"    alerts to {recipient}: {_pairs(states)}"
+            for recipient, states in sorted(self.alerts_per_recipient.items())
+        ]
         return "\n".join([*lines, self.line()])
 
 
@@ -215,18 +222,24 @@ def _business(flows: Mapping[str, Flow], result: Reconciliation) -> None:
         totals["risk_changes"] = _total(scoring.counts.get("risk_changes", {}))
     if notify is not None:
         alerts: Mapping[str, int] = notify.counts.get("alerts", {})
+        result.alerts_per_recipient = {
+            str(recipient): {str(state): int(n) for state, n in states.items()}
+            for recipient, states in notify.counts.get("alerts_per_recipient", {}).items()
+        }
         totals["alerts"] = _total(alerts)
         totals["delivered"] = int(alerts.get("delivered", 0))
         totals["failed"] = int(alerts.get("failed", 0))
         totals["undeliverable"] = int(alerts.get("undeliverable", 0))
         totals["in_flight"] = sum(int(alerts.get(s, 0)) for s in _IN_FLIGHT_ALERTS)
+        # An alert for a recipient without a subscription is recorded as undeliverable (and
+        # published as AlertFailed): an end, not a loss. Failed and in flight are not ends.
         checks.append(
             Check(
                 "notify alerts",
-                totals["alerts"] == totals["delivered"],
+                totals["alerts"] == totals["delivered"] + totals["undeliverable"],
                 f"made {totals['alerts']}, delivered {totals['delivered']}, failed "
-                f"{totals['failed']}, undeliverable {totals['undeliverable']}, in flight "
-                f"{totals['in_flight']}",
+                f"{totals['failed']}, undeliverable {totals['undeliverable']} (no "
+                f"subscription), in flight {totals['in_flight']}",
             )
         )
     totals["dead_letters"] = sum(_total(f.dead_letters) for f in flows.values())
@@ -325,6 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 {
                     "ok": result.ok,
                     "totals": result.totals,
+                    "alerts_per_recipient": result.alerts_per_recipient,
                     "checks": [
                         {"what": c.what, "ok": c.ok, "detail": c.detail} for c in result.checks
                     ],
