@@ -1,5 +1,6 @@
 """Every refusal is RFC 9457 problem details, and none echoes the refused value."""
 
+import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -28,6 +29,14 @@ def _app() -> FastAPI:
     @app.get("/teapot")
     async def teapot() -> None:
         raise Problem(409, "conflict", "Already brewing", errors=[{"code": "x", "detail": "d"}])
+
+    @app.get("/database-away/{how}")
+    async def database_away(how: str) -> None:
+        if how == "restarting":
+            raise asyncpg.CannotConnectNowError("the database system is starting up")
+        if how == "closed":
+            raise asyncpg.InterfaceError("cannot call Transaction.__aexit__(): connection closed")
+        raise ConnectionRefusedError(111, "Connection refused")
 
     return app
 
@@ -71,3 +80,13 @@ async def test_unknown_routes_and_methods_and_raised_problems_are_problems() -> 
         "type": "urn:zicht:problem:conflict", "title": "Already brewing", "status": 409,
         "instance": "/teapot", "errors": [{"code": "x", "detail": "d"}],
     }  # fmt: skip
+
+
+@pytest.mark.parametrize("how", ["restarting", "closed", "refused"])
+async def test_a_database_out_of_reach_is_a_503_with_when_to_retry(how: str) -> None:
+    answer = await _send("GET", f"/database-away/{how}")
+
+    assert answer.status_code == 503
+    assert answer.headers["retry-after"] == "5"
+    assert answer.json()["type"] == "urn:zicht:problem:unavailable"
+    assert "connection" not in answer.text.lower(), "the cause stays in the log"

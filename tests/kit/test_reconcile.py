@@ -35,7 +35,7 @@ def balanced() -> dict[str, dict[str, Any]]:
             "consumed": {A: 3},
             "counts": {
                 "submissions": {"accepted": 3},
-                "items": {"published": 3},
+                "items": {"accepted": 3, "rejected": 1},
                 "signals": {"igj": 3},
             },
         },
@@ -114,6 +114,16 @@ def test_alerts_for_recipients_without_a_subscription_are_recorded_not_lost() ->
     assert result.ok, result.report()
     assert "    alerts to municipality:GM1700: undeliverable 1" in result.report().splitlines()
     assert "alerts 3 (delivered 2, failed 0, undeliverable 1, in flight 0)" in result.line()
+
+
+def test_an_accepted_part_without_its_signal_event_is_flagged() -> None:
+    bodies = balanced()
+    bodies["intake"]["counts"]["items"] = {"accepted": 4, "rejected": 1}
+
+    result = reconcile(flows(bodies))
+
+    assert [p.what for p in result.problems] == ["intake signals"]
+    assert result.problems[0].detail == "4 parts accepted, 3 signal events written"
 
 
 def test_a_service_that_did_not_answer_is_a_problem() -> None:

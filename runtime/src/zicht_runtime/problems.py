@@ -203,6 +203,26 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
         return problem.response(request.url.path)
 
+    @app.exception_handler(asyncpg.PostgresConnectionError)
+    @app.exception_handler(asyncpg.InterfaceError)
+    @app.exception_handler(asyncpg.CannotConnectNowError)
+    @app.exception_handler(asyncpg.TooManyConnectionsError)
+    @app.exception_handler(asyncpg.AdminShutdownError)
+    @app.exception_handler(asyncpg.CrashShutdownError)
+    @app.exception_handler(ConnectionError)
+    async def on_database_away(request: Request, exc: Exception) -> JSONResponse:
+        # The database restarting or out of reach passes: say so and when to ask again,
+        # rather than a bare 500 that reads as a fault of the request.
+        log.warning("answering 503: the database is not reachable (%s)", type(exc).__name__)
+        problem = Problem(
+            503,
+            "unavailable",
+            "The service cannot reach its database now; retry later",
+            detail="The request could not be completed. Retry with backoff.",
+            headers={"Retry-After": "5"},
+        )
+        return problem.response(request.url.path)
+
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         kind, title = _STATUS_KINDS.get(exc.status_code, ("http-error", "HTTP error"))

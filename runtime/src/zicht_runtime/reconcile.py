@@ -192,13 +192,14 @@ def _business(flows: Mapping[str, Flow], result: Reconciliation) -> None:
     if intake is not None:
         totals["submissions"] = _total(intake.counts.get("submissions", {}))
         totals["signals"] = _total(intake.counts.get("signals", {}))
-        published = int(intake.counts.get("items", {}).get("published", 0))
+        # A part is accepted once its provider is known, and its signal event written then.
+        accepted = int(intake.counts.get("items", {}).get("accepted", 0))
         written = int(intake.produced.get(topics.SIGNAL_RECEIVED, {}).get("written", 0))
         checks.append(
             Check(
                 "intake signals",
-                published == written,
-                f"{published} parts published, {written} signal events written",
+                accepted == written,
+                f"{accepted} parts accepted, {written} signal events written",
             )
         )
         waiting = int(intake.counts.get("items", {}).get("needs_provider", 0))
