@@ -189,7 +189,7 @@ async def test_poison_messages_are_dead_lettered_with_their_reason_and_the_parti
         group=group,
         handler=handler,
         relay=True,
-    ):
+    ) as processor:
         await wait_committed(
             kafka_bootstrap, group, topic, 5, what="offsets committed past the poison"
         )
@@ -217,6 +217,16 @@ async def test_poison_messages_are_dead_lettered_with_their_reason_and_the_parti
         'SELECT "offset" FROM dead_letters WHERE consumer = $1 ORDER BY 1', group
     )
     assert [row["offset"] for row in rows] == [1, 2, 3]
+    # Every record taken in is in the inbox, the undecodable ones by their place in the log,
+    # so operators' counts of what was taken in add up with what was sent.
+    inbox = await pool.fetchval("SELECT count(*) FROM inbox WHERE consumer = $1", group)
+    assert inbox == 5
+
+    # The batch read again (a crash after the commit, before the offsets): no second letter.
+    again = await read_topic(kafka_bootstrap, topic, expected=5)
+    await processor.process(again)
+    rows = await pool.fetch("SELECT 1 FROM dead_letters WHERE consumer = $1", group)
+    assert len(rows) == 3
 
 
 async def test_a_transient_fault_rewinds_the_batch_and_it_is_retried_until_it_succeeds(

@@ -35,7 +35,8 @@ def balanced() -> dict[str, dict[str, Any]]:
             "consumed": {A: 3},
             "counts": {
                 "submissions": {"accepted": 3},
-                "items": {"accepted": 3, "rejected": 1},
+                "items": {"accepted": 4, "rejected": 1},
+                "signal_parts": {"accepted": 3},
                 "signals": {"igj": 3},
             },
         },
@@ -118,7 +119,7 @@ def test_alerts_for_recipients_without_a_subscription_are_recorded_not_lost() ->
 
 def test_an_accepted_part_without_its_signal_event_is_flagged() -> None:
     bodies = balanced()
-    bodies["intake"]["counts"]["items"] = {"accepted": 4, "rejected": 1}
+    bodies["intake"]["counts"]["signal_parts"] = {"accepted": 4}
 
     result = reconcile(flows(bodies))
 

@@ -294,11 +294,11 @@ class BatchProcessor(Generic[DataT]):
         *,
         isolate: bool,
     ) -> None:
-        refused: list[Refused] = list(poison)
         handled: list[_Handled] = []
         # The scope comes first: what handlers count runs after the commit, or never.
         async with commit_scope(), self._pool.acquire() as conn, conn.transaction():
             fresh = await self._claim(conn, decoded)
+            refused = await self._claim_poison(conn, poison)
             for record, item in decoded:
                 if item.item_id not in fresh:
                     self._mark_duplicate(record, item)
@@ -352,6 +352,30 @@ class BatchProcessor(Generic[DataT]):
             list(dict.fromkeys(item.item_id for _, item in decoded)),
         )
         return {row["event_id"] for row in rows}
+
+    async def _claim_poison(self, conn: DbConnection, poison: list[Refused]) -> list[Refused]:
+        """Record undecodable records in the inbox by their place in the log.
+
+        They have no event id, but they were taken in: the inbox counts them with the rest
+        (the reconciliation compares what was taken in with what was sent), and a poison
+        record read again after a crash is not dead-lettered a second time.
+        """
+        if not poison:
+            return []
+        places = {f"{r.record.topic}/{r.record.partition}/{r.record.offset}": r for r in poison}
+        rows = await conn.fetch(
+            """
+            INSERT INTO inbox (consumer, event_id, topic)
+            SELECT $1, id, $2 FROM unnest($3::text[]) AS id
+            ON CONFLICT DO NOTHING
+            RETURNING event_id
+            """,
+            self.consumer,
+            self.topic,
+            list(places),
+        )
+        new = {row["event_id"] for row in rows}
+        return [refusal for place, refusal in places.items() if place in new]
 
     def _span_attributes(
         self, record: ConsumerRecord[Any, Any], item: _Item | None

@@ -192,8 +192,8 @@ def _business(flows: Mapping[str, Flow], result: Reconciliation) -> None:
     if intake is not None:
         totals["submissions"] = _total(intake.counts.get("submissions", {}))
         totals["signals"] = _total(intake.counts.get("signals", {}))
-        # A part is accepted once its provider is known, and its signal event written then.
-        accepted = int(intake.counts.get("items", {}).get("accepted", 0))
+        # A signal part is accepted once its provider is known, and its event written then.
+        accepted = int(intake.counts.get("signal_parts", {}).get("accepted", 0))
         written = int(intake.produced.get(topics.SIGNAL_RECEIVED, {}).get("written", 0))
         checks.append(
             Check(

@@ -14,7 +14,7 @@ __all__ = ["business_counts"]
 async def business_counts(
     conn: DbConnection, since: datetime, until: datetime
 ) -> Mapping[str, Any]:
-    """Submissions by status, their parts by status, and signals by source, received then."""
+    """Submissions, their parts and their signal parts by status; signals by source; then."""
     submissions = await conn.fetch(
         "SELECT status, count(*) AS n FROM submissions "
         "WHERE received_at >= $1 AND received_at < $2 GROUP BY status",
@@ -28,6 +28,15 @@ async def business_counts(
         since,
         until,
     )
+    # The parts that are signals (not registry entries or indicator reports), by status: an
+    # accepted one has had its signal.received event written.
+    signal_parts = await conn.fetch(
+        "SELECT i.status, count(*) AS n FROM submission_items i JOIN submissions s "
+        "USING (submission_id) WHERE s.received_at >= $1 AND s.received_at < $2 "
+        "AND i.signal_id IS NOT NULL GROUP BY i.status",
+        since,
+        until,
+    )
     signals = await conn.fetch(
         "SELECT source, count(*) AS n FROM signals "
         "WHERE received_at >= $1 AND received_at < $2 GROUP BY source",
@@ -37,5 +46,6 @@ async def business_counts(
     return {
         "submissions": {r["status"]: r["n"] for r in submissions},
         "items": {r["status"]: r["n"] for r in items},
+        "signal_parts": {r["status"]: r["n"] for r in signal_parts},
         "signals": {r["source"]: r["n"] for r in signals},
     }
