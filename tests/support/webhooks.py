@@ -4,7 +4,10 @@ Alerts are recorded with the status they were answered, as planned per path (``a
 ``default_status``. Notify's verification deliveries (one correctly signed, one wrongly) are
 answered as planned in ``check_answers``, else checked with the path's secret by the
 ``standardwebhooks`` library: 204 when the signature verifies, 401 when not; a path in
-``careless`` accepts any signature, as a receiver that forgot to check would.
+``careless`` accepts any signature, as a receiver that forgot to check would. ``delay_s`` makes
+it a slow receiver (alerts are answered after that long), and ``serve_receiver(state)`` serves
+an earlier receiver's state again on its port, so a test can take it down (connections
+refused) and bring it back with what it saw so far.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ class Receiver:
     careless: set[str] = field(default_factory=set)
     check_answers: dict[str, list[int]] = field(default_factory=dict)
     checks: list[tuple[str, str, int]] = field(default_factory=list)
+    delay_s: float = 0.0
 
     def url(self, path: str) -> str:
         """The URL of a path on this receiver."""
@@ -80,6 +84,8 @@ class Receiver:
             status = self._check(path, headers, body)
             self.checks.append((path, headers["webhook-id"], status))
             return Response(status_code=status)
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
         self.received.append((path, headers, body))
         planned = self.answers.get(path)
         status = planned.pop(0) if planned else self.default_status
@@ -89,9 +95,9 @@ class Receiver:
 
 
 @contextlib.asynccontextmanager
-async def serve_receiver() -> AsyncIterator[Receiver]:
-    """Run a receiver on a free loopback port until the block ends."""
-    state = Receiver(find_free_port())
+async def serve_receiver(state: Receiver | None = None) -> AsyncIterator[Receiver]:
+    """Run a receiver on a free loopback port (or ``state``'s, again) until the block ends."""
+    state = state or Receiver(find_free_port())
     app = Starlette(routes=[Route("/{path:path}", state._hook, methods=["POST"])])
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=state.port, log_level="warning")
