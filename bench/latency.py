@@ -36,12 +36,11 @@ from zicht_schemas import topics
 __all__ = ["PER_SERVICE", "run"]
 
 PER_SERVICE: Final[Mapping[str, Mapping[str, str]]] = {
-    "intake": {"ZICHT_KAFKA_FETCH_MAX_WAIT_MS": "500"},
-    "triage": {"ZICHT_KAFKA_FETCH_MAX_WAIT_MS": "5"},
-    "scoring": {"ZICHT_KAFKA_FETCH_MAX_WAIT_MS": "5"},
-    "notify": {"ZICHT_KAFKA_FETCH_MAX_WAIT_MS": "5", "ZICHT_DELIVERY_POLL_INTERVAL_S": "1.0"},
+    name: {} for name in ("intake", "triage", "scoring", "notify")
 }
-"""The per-hop settings used (beside the defaults: linger 0 ms, outbox woken by NOTIFY)."""
+"""Per-hop settings beside the defaults (none now: the services' defaults wait 50 ms per fetch
+on the topics of the alert path and 500 ms elsewhere; linger 0 ms; outbox woken by NOTIFY).
+``--set`` adds to every service."""
 
 _SETTLE_QUIET_S: Final = 3.0
 _SETTLE_MAX_S: Final = 20.0

@@ -61,13 +61,18 @@ async def _undecoded(_message: StreamMessage[Any]) -> None:
 
 
 def subscribe_batch(
-    broker: KafkaBroker, processor: BatchProcessor[Any], settings: ServiceSettings
+    broker: KafkaBroker,
+    processor: BatchProcessor[Any],
+    settings: ServiceSettings,
+    *,
+    fetch_max_wait_ms: int | None = None,
 ) -> None:
     """Register a batch subscriber that commits offsets only after the batch is stored.
 
     ``NACK_ON_ERROR``: a batch that raises rewinds each of its partitions to its first
     record, so a later success can never commit past an unprocessed message.
     """
+    wait = settings.kafka_fetch_max_wait_ms if fetch_max_wait_ms is None else fetch_max_wait_ms
     subscriber = broker.subscriber(
         processor.topic,
         group_id=processor.consumer,
@@ -76,9 +81,9 @@ def subscribe_batch(
         auto_offset_reset="earliest",
         session_timeout_ms=settings.kafka_session_timeout_ms,
         heartbeat_interval_ms=settings.kafka_session_timeout_ms // 3,
-        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+        fetch_max_wait_ms=wait,
         max_records=settings.kafka_max_batch,
-        batch_timeout_ms=max(settings.kafka_fetch_max_wait_ms, 10),
+        batch_timeout_ms=max(wait, 10),
         decoder=_undecoded,
         title=f"{processor.consumer}:{processor.topic}",
     )

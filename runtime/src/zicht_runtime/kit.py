@@ -52,6 +52,8 @@ class ConsumerSpec:
     model: type[BaseModel]
     handler: EventHandler[Any]
     group: str = ""
+    background: bool = False
+    """Nobody waits on this subscription at once: it polls with the background fetch wait."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,8 @@ class RecordConsumerSpec:
     topic: str
     handler: RecordHandler
     group: str = ""
+    background: bool = False
+    """Nobody waits on this subscription at once: it polls with the background fetch wait."""
 
 
 @dataclass
@@ -114,6 +118,17 @@ class ServiceKit:
         base = self.settings.kafka_consumer_group or f"zicht-{self.settings.service_name}"
         return spec.group or f"{base}.{spec.topic}"
 
+    def fetch_wait_of(self, spec: ConsumerSpec | RecordConsumerSpec) -> int:
+        """How long a fetch of the subscription waits for data (ms).
+
+        Short on the topics a signal travels on its way to an alert, long on the rest: an
+        idle consumer asks the broker again after each wait, and with a dozen subscriptions
+        per service short waits everywhere kept two cores busy doing nothing.
+        """
+        if spec.background:
+            return self.settings.kafka_background_fetch_max_wait_ms
+        return self.settings.kafka_fetch_max_wait_ms
+
     async def start(self) -> None:
         """Open the pool, migrate, create topics, subscribe, and start the relay."""
         settings = self.settings
@@ -154,7 +169,9 @@ class ServiceKit:
                 backoff_initial_s=settings.retry_backoff_initial_s,
                 backoff_max_s=settings.retry_backoff_max_s,
             )
-            subscribe_batch(self.broker, processor, settings)
+            subscribe_batch(
+                self.broker, processor, settings, fetch_max_wait_ms=self.fetch_wait_of(spec)
+            )
             self.processors.append(processor)
         for record_spec in self.record_consumers:
             record_processor = RecordBatchProcessor(
@@ -168,7 +185,12 @@ class ServiceKit:
                 backoff_initial_s=settings.retry_backoff_initial_s,
                 backoff_max_s=settings.retry_backoff_max_s,
             )
-            subscribe_batch(self.broker, record_processor, settings)
+            subscribe_batch(
+                self.broker,
+                record_processor,
+                settings,
+                fetch_max_wait_ms=self.fetch_wait_of(record_spec),
+            )
             self.processors.append(record_processor)
         self._sender = AiokafkaSender(settings)
         await self._sender.start()

@@ -50,10 +50,18 @@ class ServiceSettings(BaseSettings):
         "Tansu broker, which does not support it.",
     )
     kafka_fetch_max_wait_ms: int = Field(
-        default=5,
+        default=50,
         ge=0,
-        description="Longest a consumer fetch waits for data. Small values keep each hop's "
-        "latency low on brokers that do not wake a waiting fetch.",
+        description="Longest a consumer fetch waits for data, on the topics a signal travels "
+        "on its way to an alert. Small values keep each hop's latency low on brokers that do "
+        "not wake a waiting fetch when data arrives (the local broker); every idle consumer "
+        "asks the broker again after this long, so very small values cost CPU while idle.",
+    )
+    kafka_background_fetch_max_wait_ms: int = Field(
+        default=500,
+        ge=0,
+        description="Longest a consumer fetch waits for data on topics nobody waits on at "
+        "once (partner topics, status bookkeeping): long, so idle consumers cost little.",
     )
     kafka_linger_ms: int = Field(
         default=0, ge=0, description="Producer linger: batching delay before a send."

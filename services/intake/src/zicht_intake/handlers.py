@@ -32,8 +32,11 @@ def build_consumers(service: IntakeService) -> list[ConsumerSpec]:
         await service.record_investigation(conn, received.event.data)
 
     return [
-        ConsumerSpec(topics.SIGNAL_ASSESSED, SignalAssessedV1, on_assessed),
-        ConsumerSpec(topics.INVESTIGATION_CHANGED, InvestigationChangedV1, on_investigation),
+        # What became of a submission's signals, for the partner's status view: no hurry.
+        ConsumerSpec(topics.SIGNAL_ASSESSED, SignalAssessedV1, on_assessed, background=True),
+        ConsumerSpec(
+            topics.INVESTIGATION_CHANGED, InvestigationChangedV1, on_investigation, background=True
+        ),
     ]
 
 
@@ -73,8 +76,10 @@ def build_record_consumers(
         incoming = _incoming(record, settings.kafka_access_team_partner, Source.ACCESS_TEAM)
         await service.submit_access_team_csv(conn, incoming)
 
+    # Partners' topics are quiet most of the time; a fetch returns as soon as records wait,
+    # so the long wait only spares the broker while they are idle.
     return [
-        RecordConsumerSpec(topics.PARTNER_IGJ, on_igj),
-        RecordConsumerSpec(topics.PARTNER_POLICE, on_police),
-        RecordConsumerSpec(topics.PARTNER_ACCESS_TEAM, on_access_team),
+        RecordConsumerSpec(topics.PARTNER_IGJ, on_igj, background=True),
+        RecordConsumerSpec(topics.PARTNER_POLICE, on_police, background=True),
+        RecordConsumerSpec(topics.PARTNER_ACCESS_TEAM, on_access_team, background=True),
     ]
