@@ -11,7 +11,11 @@ step "mypy (strict)" && uv run --frozen mypy || exit 1
 step "import contracts" && uv run --frozen lint-imports || exit 1
 step "schema compatibility" && uv run --frozen python -m zicht_schemas.compat || exit 1
 step "pytest"
-uv run --frozen pytest "$@"
+# Two workers: most of the connected tests wait (group joins, retries, a paused broker), so two
+# share this 2-core machine well. Tests are grouped by file, and by package where a package
+# shares its services (tests/faults, tests/security), so each group's servers start once.
+# Pass -n 0 to run serially.
+uv run --frozen pytest -n 2 --dist loadgroup "$@"
 status=$?
 if [ "$status" -eq 5 ]; then
     echo "pytest collected no test: that is a failure here, not a pass" >&2

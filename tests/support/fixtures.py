@@ -12,6 +12,7 @@ import os
 import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -60,12 +61,30 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [backend.header() for backend in _infrastructure(config).backends]
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test that needs a server as ``connected``, so ``-m`` selections stay honest."""
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test that needs a server as ``connected``, so ``-m`` selections stay honest;
+    and group the tests for ``pytest -n N --dist loadgroup`` so each group's module- and
+    package-scoped services start on one worker only."""
+    tests = config.rootpath / "tests"
     for item in items:
         # fixturenames is the transitive closure: a fixture built on fresh_database counts too.
         if CONNECTED_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.connected)
+        item.add_marker(pytest.mark.xdist_group(_group_of(item.path, tests)))
+
+
+def _group_of(path: Path, tests: Path) -> str:
+    """A test's group: its package when that is a package (its fixtures may be package-scoped,
+    as the chain under faults is), else its file."""
+    try:
+        relative = path.relative_to(tests)
+    except ValueError:
+        return str(path)
+    top = tests / relative.parts[0]
+    if len(relative.parts) > 1 and (top / "__init__.py").exists():
+        return relative.parts[0]
+    return str(relative)
 
 
 class _ConnectedTally:
