@@ -696,11 +696,15 @@ class Chain:
     ) -> Reconciliation:
         """Wait until quiet, then count the scenario and print its reconciliation line."""
         own = list(providers)
-        state = await self.settle(scenario, own, within=within)
+        await self.settle(scenario, own, within=within)
+        # The operators' command waits (bounded) until every event sent has been taken in;
+        # the topics are read after it, so both counts see the same events.
+        operator = await self.operator_report()
+        state = await self.topics().state()
         result = reconcile(
             scenario, self.of(scenario), own, state, self.deliveries(), self.subscribed
         )
-        result.operator = await self.operator_report()
+        result.operator = operator
         print(f"\n{result.line()}\n{result.details()}")
         if result.repeated_webhooks:
             print(await self._attempts(result.repeated_webhooks))
