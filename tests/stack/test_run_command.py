@@ -5,14 +5,19 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import pathlib
 import re
+import shutil
 import signal
+import subprocess
 import sys
+import tempfile
+import time
 import urllib.request
 
 import pytest
 
-from zicht_runtime.devstack import PostgresDatabases, port_is_free
+from zicht_runtime.devstack import PostgresDatabases, find_free_port, port_is_free
 
 pytestmark = pytest.mark.connected
 
@@ -168,3 +173,68 @@ async def test_the_demo_region_brings_alerts_to_the_receiver_and_ctrl_c_stops_ev
     pids = [int(pid) for pid in re.findall(r"started \(pid (\d+)", output)]
     assert len(pids) == 5, output[-4000:]  # four services and the demo
     assert not [pid for pid in pids if _alive(pid)], "a process outlived Ctrl-C"
+
+
+def test_run_command_stops_services_before_its_broker_and_postgres_when_its_output_is_gone() -> (
+    None
+):
+    """``make run | tee`` stopped with Ctrl-C: the pipe closes first, the launcher carries on.
+
+    It once died on the closed pipe, and its Postgres and broker went down with it while the
+    services still ran (hundreds of ERROR lines and tracebacks in their logs).
+    """
+    # Its own Postgres runs as the postgres user, which cannot reach pytest's tmp_path.
+    data_dir = pathlib.Path(tempfile.mkdtemp(prefix="zicht-stack-test-"))
+    data_dir.chmod(0o755)  # the launcher keeps its keys 0600 inside; postgres needs the way in
+    try:
+        _run_under_closed_output_and_stop(data_dir)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _run_under_closed_output_and_stop(tmp_path: pathlib.Path) -> None:
+    base = _free_port_base()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"KAFKA_BOOTSTRAP_SERVERS", "ZICHT_DATABASE_URL"}
+    }
+    read_end, write_end = os.pipe()
+    command = [
+        sys.executable, "-m", "zicht_runtime.stack", "run", "--data-dir", str(tmp_path),
+        "--http-port-base", str(base), "--pg-port", str(find_free_port()),
+        "--kafka-port", str(find_free_port()), "--no-demo",
+    ]  # fmt: skip
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        command,
+        env=env,
+        stdout=write_end,
+        stderr=subprocess.STDOUT,
+    )
+    os.close(write_end)
+    seen = b""
+    try:
+        with os.fdopen(read_end, "rb", buffering=0) as output:
+            deadline = time.monotonic() + 180
+            while b"all four services are ready" not in seen:
+                chunk = output.read(4096)
+                assert chunk, "the run command ended early:\n" + seen.decode()
+                seen += chunk
+                assert time.monotonic() < deadline, seen.decode()
+        # The reader is gone, as when tee dies on Ctrl-C; then the Ctrl-C itself.
+        process.send_signal(signal.SIGINT)
+        code = process.wait(timeout=90)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert code == 0
+    pids = [int(pid) for pid in re.findall(rb"started \(pid (\d+)", seen)]
+    assert len(pids) == 4
+    assert not [pid for pid in pids if _alive(pid)], "a service process outlived Ctrl-C"
+    for name in ("intake", "triage", "scoring", "notify"):
+        log = (tmp_path / f"{name}.log").read_text(encoding="utf-8")
+        assert "Application shutdown complete" in log, name
+        problems = [line for line in log.splitlines() if '"level": "ERROR"' in line]
+        problems += [line for line in log.splitlines() if "Traceback" in line]
+        assert not problems, f"{name} logged while stopping:\n" + "\n".join(problems[:5])

@@ -60,7 +60,21 @@ class _Service:
 
 
 def _say(text: str) -> None:
-    print(f"zicht: {text}", flush=True)
+    try:
+        print(f"zicht: {text}", flush=True)
+    except OSError:
+        # Whoever read the output is gone (a closed pipe, a closed terminal). Stopping must go
+        # on in order all the same: services first, then the broker and Postgres. A launcher
+        # that died here would take the broker and Postgres down under running services.
+        _silence_stdout()
+
+
+def _silence_stdout() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
 
 
 async def _ensure_database(server_url: str, name: str) -> None:
@@ -367,6 +381,8 @@ def _run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
+    # A closed terminal stops the chain in order too, rather than killing the launcher.
+    signal.signal(signal.SIGHUP, request_stop)
     services: list[_Service] = []
     demo: subprocess.Popen[bytes] | None = None
     try:
