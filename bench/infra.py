@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -32,6 +33,9 @@ from zicht_runtime.auth import KeyStore
 from zicht_runtime.db import create_pool
 from zicht_runtime.devstack import LocalBroker, LocalPostgres, find_free_port
 from zicht_schemas.regions import regions
+
+# Intake's pseudonym key for this benchmark process: random, never a built-in one.
+_PSEUDONYM_KEY: Final = secrets.token_urlsafe(48)
 
 __all__ = [
     "SERVICES",
@@ -178,6 +182,9 @@ class Services:
                 "ZICHT_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
                 "ZICHT_KAFKA_SESSION_TIMEOUT_MS": "6000",
                 "ZICHT_LOG_LEVEL": "INFO",
+                # Intake has no built-in key; a benchmark run makes its own.
+                "ZICHT_PSEUDONYM_KEY": _PSEUDONYM_KEY,
+                "ZICHT_PSEUDONYM_KEY_ID": "bench",
             }
         )
         env.update(self.env)

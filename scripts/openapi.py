@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,10 @@ def documents() -> dict[str, dict[str, Any]]:
     from zicht_triage.config import TriageSettings  # noqa: PLC0415
 
     apps = {
-        "intake": intake(IntakeSettings(_env_file=None)),
+        "intake": intake(
+            # The document needs no real key; intake refuses to be built without one.
+            IntakeSettings(_env_file=None, pseudonym_key=secrets.token_urlsafe(48))
+        ),
         "triage": triage(TriageSettings(_env_file=None)),
         "scoring": scoring(ScoringSettings(_env_file=None)),
         "notify": notify(NotifySettings(_env_file=None)),

@@ -198,6 +198,7 @@ def _run_under_closed_output_and_stop(tmp_path: pathlib.Path) -> None:
         key: value
         for key, value in os.environ.items()
         if key not in {"KAFKA_BOOTSTRAP_SERVERS", "ZICHT_DATABASE_URL"}
+        and not key.startswith("ZICHT_PSEUDONYM_KEY")  # the run command makes its own
     }
     read_end, write_end = os.pipe()
     command = [
@@ -229,6 +230,10 @@ def _run_under_closed_output_and_stop(tmp_path: pathlib.Path) -> None:
             process.kill()
             process.wait()
     assert code == 0
+    # No built-in pseudonym key: this installation made its own, readable by its owner alone.
+    key_file = tmp_path / "pseudonym-key.json"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert len(json.loads(key_file.read_text(encoding="utf-8"))["key"]) >= 32
     pids = [int(pid) for pid in re.findall(rb"started \(pid (\d+)", seen)]
     assert len(pids) == 4
     assert not [pid for pid in pids if _alive(pid)], "a service process outlived Ctrl-C"

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -122,10 +123,31 @@ def _infrastructure(args: argparse.Namespace) -> Iterator[tuple[str, str]]:
         yield bootstrap, database_url
 
 
+def _pseudonym_key(data_dir: Path) -> dict[str, str]:
+    """Intake's pseudonym key for this installation: made on first start, kept 0600.
+
+    There is no built-in key: with a public one, anyone could reverse a pseudonym by trying
+    every BSN. ``ZICHT_PSEUDONYM_KEY`` in the environment wins; rotating is a new key with a
+    new id (docs/operations.md), after which old pseudonyms no longer link up with new ones.
+    """
+    if os.environ.get("ZICHT_PSEUDONYM_KEY"):
+        return {}
+    path = data_dir / "pseudonym-key.json"
+    if not path.exists():
+        key = {"key": secrets.token_urlsafe(48), "key_id": time.strftime("local-%Y%m%d")}
+        # Created 0600 from the start: the key is never readable by others, not even briefly.
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+            json.dump(key, out)
+        _say(f"intake: made this installation's pseudonym key in {path} (keep it secret)")
+    stored = json.loads(path.read_text(encoding="utf-8"))
+    return {"ZICHT_PSEUDONYM_KEY": stored["key"], "ZICHT_PSEUDONYM_KEY_ID": stored["key_id"]}
+
+
 def _start_services(
     bootstrap: str, database_url: str, log_dir: Path, base_port: int
 ) -> list[_Service]:
     started: list[_Service] = []
+    own_env = {"intake": _pseudonym_key(log_dir)}
     for offset, name in enumerate(SERVICES, start=1):
         port = base_port + offset
         if not port_is_free("127.0.0.1", port):
@@ -144,6 +166,7 @@ def _start_services(
                 "ZICHT_KAFKA_SESSION_TIMEOUT_MS", "6000"
             ),
             "ZICHT_LINK_BASE_URL": f"http://127.0.0.1:{base_port + 3}/v1/providers",
+            **own_env.get(name, {}),
         }
         log = (log_dir / f"{name}.log").open("ab")
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and module

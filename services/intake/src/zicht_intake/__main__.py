@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 
 from zicht_intake.api import ROLES
-from zicht_intake.app import create_app
+from zicht_intake.app import PseudonymKeyError, create_app
 from zicht_intake.config import IntakeSettings
 from zicht_runtime.cli import service_main
 
@@ -17,7 +17,13 @@ __all__ = ["main"]
 
 def main(argv: list[str] | None = None) -> int:
     """Serve (no arguments) or manage API keys (``keys ...``)."""
-    return service_main(argv, settings=IntakeSettings(), create_app=create_app, roles=ROLES)
+    return service_main(
+        argv,
+        settings=IntakeSettings(),
+        create_app=create_app,
+        roles=ROLES,
+        refused=(PseudonymKeyError, "its pseudonym key is refused"),
+    )
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -10,7 +9,11 @@ from faststream.kafka import KafkaBroker
 
 from zicht_intake.adapters.clock import SystemClock
 from zicht_intake.api import IntakeApi, build_router
-from zicht_intake.config import DEVELOPMENT_PSEUDONYM_KEY, IntakeSettings
+from zicht_intake.config import (
+    MIN_PSEUDONYM_KEY_LENGTH,
+    PUBLIC_PSEUDONYM_KEYS,
+    IntakeSettings,
+)
 from zicht_intake.counts import business_counts
 from zicht_intake.domain import Pseudonymiser
 from zicht_intake.handlers import build_consumers, build_record_consumers
@@ -20,17 +23,49 @@ from zicht_runtime.auth import KeyStore
 from zicht_runtime.kit import ServiceKit, create_service_app
 from zicht_schemas import source_urn, topics
 
-__all__ = ["MIGRATIONS", "create_app", "create_broker", "create_kit", "create_service"]
+__all__ = [
+    "MIGRATIONS",
+    "PseudonymKeyError",
+    "create_app",
+    "create_broker",
+    "create_kit",
+    "create_service",
+    "pseudonym_key",
+]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-log = logging.getLogger(__name__)
+
+
+class PseudonymKeyError(ValueError):
+    """Intake has no pseudonym key it may use: missing, too short, or public."""
+
+
+def pseudonym_key(settings: IntakeSettings) -> str:
+    """The configured pseudonym key, or a clear refusal of a missing, short or public one."""
+    if settings.pseudonym_key is None:
+        raise PseudonymKeyError(
+            "no pseudonym key: set ZICHT_PSEUDONYM_KEY to a random secret of at least "
+            f"{MIN_PSEUDONYM_KEY_LENGTH} characters (for example: openssl rand -base64 48) "
+            "and ZICHT_PSEUDONYM_KEY_ID to its id; `make run` makes one per installation "
+            "in .zicht/pseudonym-key.json"
+        )
+    key = settings.pseudonym_key.get_secret_value()
+    if key in PUBLIC_PSEUDONYM_KEYS:
+        raise PseudonymKeyError(
+            "ZICHT_PSEUDONYM_KEY is a key published with Zicht's source: anyone could reverse "
+            "its pseudonyms; set a random secret of your own"
+        )
+    if len(key) < MIN_PSEUDONYM_KEY_LENGTH:
+        raise PseudonymKeyError(
+            f"ZICHT_PSEUDONYM_KEY has {len(key)} characters; it needs at least "
+            f"{MIN_PSEUDONYM_KEY_LENGTH}, since every BSN can be tried against a short key"
+        )
+    return key
 
 
 def create_service(settings: IntakeSettings, clock: Clock | None = None) -> IntakeService:
     """The use cases, with the pseudonym key and the clock."""
-    key = settings.pseudonym_key.get_secret_value()
-    if key == DEVELOPMENT_PSEUDONYM_KEY:
-        log.warning("intake runs with the development pseudonym key; set ZICHT_PSEUDONYM_KEY")
+    key = pseudonym_key(settings)
     return IntakeService(
         clock=clock or SystemClock(),
         pseudonymiser=Pseudonymiser(key.encode(), settings.pseudonym_key_id),

@@ -7,10 +7,18 @@ from pydantic_settings import SettingsConfigDict
 
 from zicht_runtime.settings import ServiceSettings
 
-__all__ = ["IntakeSettings"]
+__all__ = ["MIN_PSEUDONYM_KEY_LENGTH", "PUBLIC_PSEUDONYM_KEYS", "IntakeSettings"]
 
-# Only for local runs and tests: a deployment sets ZICHT_PSEUDONYM_KEY (the service warns).
-DEVELOPMENT_PSEUDONYM_KEY = "zicht-development-pseudonym-key-not-for-production"
+# BSNs are few enough (under a billion, one in eleven valid) to try them all, so a pseudonym
+# is only as secret as its key: a short one, or one printed anywhere public, is refused.
+MIN_PSEUDONYM_KEY_LENGTH = 32
+PUBLIC_PSEUDONYM_KEYS = frozenset(
+    {
+        # The built-in keys of earlier versions, public in the repository's history.
+        "zicht-development-pseudonym-key-not-for-production",
+        "local-development-pseudonym-key-not-for-production",
+    }
+)
 
 
 class IntakeSettings(ServiceSettings):
@@ -26,10 +34,12 @@ class IntakeSettings(ServiceSettings):
         description="Largest request body; the routes' own limits (docs/partners/README.md) "
         "are lower, and refuse with their own 413 first.",
     )
-    pseudonym_key: SecretStr = Field(
-        default=SecretStr(DEVELOPMENT_PSEUDONYM_KEY),
+    pseudonym_key: SecretStr | None = Field(
+        default=None,
         description="Secret of the keyed hash (HMAC-SHA256) that replaces each BSN; held by "
-        "intake alone. Changing it changes every pseudonym: rotate with a new key id.",
+        f"intake alone, at least {MIN_PSEUDONYM_KEY_LENGTH} characters. No default: intake "
+        "refuses to start without one (make run makes one per installation). Changing it "
+        "changes every pseudonym: rotate with a new key id (docs/operations.md).",
     )
     pseudonym_key_id: str = Field(
         default="dev", description="Id of the pseudonym key, recorded with every submission."
