@@ -54,6 +54,8 @@ TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
 async def receiver(hits: list[dict[str, str]], secret: str) -> AsyncIterator[int]:
     """A webhook receiver on 127.0.0.1 that checks signatures and records each alert's headers.
 
+    The alert's body is recorded with them, under ``x-test-body``.
+
     It refuses a wrong signature with 401, as notify's verification of the callback asks.
     """
 
@@ -64,7 +66,7 @@ async def receiver(hits: list[dict[str, str]], secret: str) -> AsyncIterator[int
         except WebhookVerificationError:
             return Response(status_code=401)
         if json.loads(body)["type"] != VERIFICATION_EVENT_TYPE:
-            hits.append(dict(request.headers))
+            hits.append({**request.headers, "x-test-body": body.decode()})
         return Response(status_code=204)
 
     port = find_free_port()
@@ -127,14 +129,15 @@ async def test_a_calamity_is_one_trace_from_the_partners_call_to_the_municipalit
     }
     intake = intake_app.create_app(settings_i, clock=clock, kit=kits["intake"])
     notify = notify_app.create_app(settings_n, kit=kits["notify"])
+    scoring = scoring_app.create_app(settings_s, kit=kits["scoring"])
     async with contextlib.AsyncExitStack() as stack:
         secret = generate_secret()
         port = await stack.enter_async_context(receiver(hits, secret))
         await stack.enter_async_context(intake.router.lifespan_context(intake))
         await stack.enter_async_context(notify.router.lifespan_context(notify))
-        for name in ("triage", "scoring"):
-            await kits[name].start()
-            stack.push_async_callback(kits[name].stop)
+        await stack.enter_async_context(scoring.router.lifespan_context(scoring))
+        await kits["triage"].start()
+        stack.push_async_callback(kits["triage"].stop)
         keys_i, keys_n = KeyStore(kits["intake"].pool), KeyStore(kits["notify"].pool)
         igj = (await keys_i.create("igj", ["signals:igj"])).secret
         cm = (await keys_i.create("ozjt", ["registry:write"])).secret
@@ -179,6 +182,30 @@ async def test_a_calamity_is_one_trace_from_the_partners_call_to_the_municipalit
             return any(TRACE_ID in h.get("traceparent", "") for h in hits)
 
         await wait_for(delivered, within=90, what="the alert to reach the webhook")
+        # The alert's link answers the subscriber's own scoring key.
+        alert = json.loads(
+            next(h for h in hits if TRACE_ID in h.get("traceparent", ""))["x-test-body"]
+        )["data"]
+        reader = (
+            await KeyStore(kits["scoring"].pool).create(
+                "GM0153", ["risk:read"], attributes={"municipality": "GM0153"}
+            )
+        ).secret
+        to_scoring = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=scoring), base_url="http://s"
+        )
+        stack.push_async_callback(to_scoring.aclose)
+        link = httpx.URL(alert["link"])
+        followed: list[httpx.Response] = []
+
+        async def the_link_answers() -> bool:
+            followed.append(
+                await to_scoring.get(link.path, headers={"Authorization": f"Bearer {reader}"})
+            )
+            return followed[-1].status_code == httpx.codes.OK
+
+        await wait_for(the_link_answers, within=30, what="the alert's link to answer")
+        assert followed[-1].json()["provider_id"] == alert["provider"]["provider_id"]
 
     def traced(name: str) -> set[str]:
         return {

@@ -113,7 +113,7 @@ def test_an_assessment_alert_holds_provider_decision_reasons_counts_and_link() -
     ]
     assert alert.counts.signals_12_months == 4
     assert alert.counts.rules_fired == 1
-    assert alert.link == f"{LINK_BASE}/{PROVIDER}"
+    assert alert.link == f"{LINK_BASE}/{PROVIDER}/risk"
     assert alert.routing_reason.ref == "assessed-investigate-p1"
     assert alert.routing_reason.text_nl
     assert (alert.routing_version, alert.decision_version) == ("2025.1", "2025.1")

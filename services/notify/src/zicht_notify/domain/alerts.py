@@ -80,7 +80,10 @@ def webhook_id_for(alert_id: UUID) -> WebhookId:
 
 
 def provider_link(link_base: str, provider_id: str) -> str:
-    """The link to a provider's page: ``<link_base>/<provider id>``.
+    """The link to a provider's risk story: ``<link_base>/<provider id>/risk``.
+
+    ``link_base`` is scoring's ``/v1/providers``; scoring answers ``GET
+    /v1/providers/{id}/risk``, not the bare provider path.
 
     Raises:
         ValueError: When ``link_base`` is not an http(s) URL without query or fragment.
@@ -88,7 +91,7 @@ def provider_link(link_base: str, provider_id: str) -> str:
     base = link_base.rstrip("/")
     if not _LINK_BASE.fullmatch(base) or "?" in base or "#" in base:
         raise ValueError("link_base must be an http(s) URL without query or fragment")
-    return f"{base}/{quote(provider_id, safe='')}"
+    return f"{base}/{quote(provider_id, safe='')}/risk"
 
 
 def build_alert(
@@ -108,7 +111,7 @@ def build_alert(
         relations: What notify knows of the provider (name, KvK); None when it does not.
         route: The recipient, rule and reason :func:`~zicht_notify.domain.routing.route` chose.
         alert_id: From :func:`alert_id_for`.
-        link_base: Base URL of provider pages; the provider id is appended.
+        link_base: Scoring's ``/v1/providers`` URL; ``/<provider id>/risk`` is appended.
         source_event_id: The CloudEvent id of ``event``.
         source_event_type: Its CloudEvent type; by default the event model's.
 
