@@ -34,8 +34,9 @@ def _free_port_base() -> int:
     """A base port whose next four ports are free (the services listen on base+1..4)."""
     # From a random start: two test runs on one machine (two checkouts) must not both take
     # the first free base and race for its ports.
-    start = random.randrange(21000, 40000, 10)
-    for base in [*range(start, 40000, 10), *range(21000, start, 10)]:
+    start: int = random.randrange(21000, 40000, 10)
+    bases: list[int] = [*range(start, 40000, 10), *range(21000, start, 10)]
+    for base in bases:
         if all(port_is_free("127.0.0.1", base + offset) for offset in range(1, 6)):
             return base
     raise AssertionError("no four free ports in a row on 127.0.0.1")
