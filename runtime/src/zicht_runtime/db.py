@@ -12,6 +12,7 @@ __all__ = [
     "TRANSIENT_DB_ERRORS",
     "DbConnection",
     "create_pool",
+    "ensure_schema",
     "init_connection",
     "is_transient_db_error",
 ]
@@ -28,6 +29,17 @@ async def init_connection(conn: DbConnection) -> None:
         )
 
 
+async def ensure_schema(conn: DbConnection, schema: str) -> None:
+    """Create ``schema`` unless it exists.
+
+    A service's own role owns its schema but may not create schemas (no CREATE on the
+    database), and ``CREATE SCHEMA IF NOT EXISTS`` checks that right before it looks: so look
+    first, and create only what is missing (as the superuser does in tests and fresh clusters).
+    """
+    if not await conn.fetchval("SELECT true FROM pg_namespace WHERE nspname = $1", schema):
+        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+
+
 async def create_pool(
     url: str, schema: str, *, min_size: int = 1, max_size: int = 10
 ) -> asyncpg.Pool:
@@ -37,7 +49,7 @@ async def create_pool(
     """
     conn = await asyncpg.connect(url)
     try:
-        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        await ensure_schema(conn, schema)
     finally:
         await conn.close()
     pool: asyncpg.Pool = await asyncpg.create_pool(

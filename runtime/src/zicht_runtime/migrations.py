@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from zicht_runtime.db import DbConnection
+from zicht_runtime.db import DbConnection, ensure_schema
 
 __all__ = [
     "RUNTIME_MIGRATIONS",
@@ -89,7 +89,7 @@ async def apply_migrations(
     applied: list[str] = []
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"migrate:{schema}")
-        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        await ensure_schema(conn, schema)
         await conn.execute(_LEDGER.format(schema=schema))
         await conn.execute(f'SET LOCAL search_path TO "{schema}", public')
         rows = await conn.fetch("SELECT key, checksum FROM schema_migrations")
