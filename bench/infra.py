@@ -36,6 +36,7 @@ from zicht_schemas.regions import regions
 
 # Intake's pseudonym key for this benchmark process: random, never a built-in one.
 _PSEUDONYM_KEY: Final = secrets.token_urlsafe(48)
+_WEBHOOK_SECRET_KEYS: Final = f"bench:{secrets.token_urlsafe(32)}"
 
 __all__ = [
     "SERVICES",
@@ -185,6 +186,7 @@ class Services:
                 # Intake has no built-in key; a benchmark run makes its own.
                 "ZICHT_PSEUDONYM_KEY": _PSEUDONYM_KEY,
                 "ZICHT_PSEUDONYM_KEY_ID": "bench",
+                "ZICHT_WEBHOOK_SECRET_KEYS": _WEBHOOK_SECRET_KEYS,
             }
         )
         env.update(self.env)

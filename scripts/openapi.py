@@ -30,7 +30,10 @@ def documents() -> dict[str, dict[str, Any]]:
         ),
         "triage": triage(TriageSettings(_env_file=None)),
         "scoring": scoring(ScoringSettings(_env_file=None)),
-        "notify": notify(NotifySettings(_env_file=None)),
+        "notify": notify(
+            # Likewise notify, without a key to seal webhook secrets with.
+            NotifySettings(_env_file=None, webhook_secret_keys=f"doc:{secrets.token_urlsafe(32)}")
+        ),
     }
     return {name: app.openapi() for name, app in apps.items()}
 

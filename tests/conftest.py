@@ -9,6 +9,10 @@ __all__ = ["pytest_plugins"]
 # (a test about the key itself sets or removes it explicitly).
 os.environ.setdefault("ZICHT_PSEUDONYM_KEY", "zicht-tests-synthetic-pseudonym-key-0001")
 os.environ.setdefault("ZICHT_PSEUDONYM_KEY_ID", "tests-1")
+# Notify likewise refuses to start without a key to seal webhook secrets with.
+os.environ.setdefault(
+    "ZICHT_WEBHOOK_SECRET_KEYS", "tests-1:emljaHQtdGVzdHMtc3ludGhldGljLXNlY3JldC1rZXktMDE="
+)
 
 # tests/ is on sys.path (pyproject: pythonpath), so tests/support imports as ``support``.
 pytest_plugins = ["support.fixtures"]

@@ -294,19 +294,20 @@ def build_router(  # noqa: PLR0915  # one closure per route keeps the wiring in 
             if not verified(results):
                 raise _not_verified(results)
         now = service.clock.now()
+        sealed, key_id = service.seal_secrets([secret], subscription_id)
         row = await pool().fetchrow(
             """
             INSERT INTO subscriptions (subscription_id, subscriber_kind, subscriber_id, url,
-                secrets, event_types, min_level, categories, providers, description,
-                created_at, updated_at, verified_at, verification)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13)
+                sealed_secrets, secrets_key_id, event_types, min_level, categories, providers,
+                description, created_at, updated_at, verified_at, verification)
+            VALUES ($1, $2, $3, $4, $5, $14, $6, $7, $8, $9, $10, $11, $11, $12, $13)
             RETURNING *
             """,
             subscription_id,
             subscriber.kind.value,
             subscriber.id,
             str(command.url),
-            [secret],
+            sealed,
             command.event_types,
             command.min_level.value if command.min_level else None,
             [c.value for c in command.categories] if command.categories is not None else None,
@@ -315,6 +316,7 @@ def build_router(  # noqa: PLR0915  # one closure per route keeps the wiring in 
             now,
             now if results else None,
             [r.as_json() for r in results] if results else None,
+            key_id,
         )
         if row is None:  # INSERT ... RETURNING returns the row; this cannot happen
             raise Problem(503, "unavailable", "The subscription could not be stored")
@@ -332,7 +334,8 @@ def build_router(  # noqa: PLR0915  # one closure per route keeps the wiring in 
     async def verify(subscription_id: UUID, principal: Subscribing) -> dict[str, Any]:
         subscriber = _subscriber(principal)
         row = await own(subscription_id, subscriber)
-        results = await check(row["url"], [row["secrets"][0]], subscription_id, subscriber)
+        current = service.secrets_of(row)[0]
+        results = await check(row["url"], [current], subscription_id, subscriber)
         steps = [r.as_json() for r in results]
         now = service.clock.now()
         if not verified(results):
@@ -391,7 +394,7 @@ def build_router(  # noqa: PLR0915  # one closure per route keeps the wiring in 
         url = str(change.url) if change.url is not None else row["url"]
         if change.url is not None:
             _check_url(url, allow_private_urls)
-        secrets = list(row["secrets"])
+        secrets = service.secrets_of(row)
         overlap_until = row["previous_secret_expires_at"]
         now = service.clock.now()
         verified_at, steps = row["verified_at"], row["verification"]
@@ -404,12 +407,14 @@ def build_router(  # noqa: PLR0915  # one closure per route keeps the wiring in 
             verified_at, steps = now, [r.as_json() for r in results]
             if change.secret is not None and change.secret != secrets[0]:
                 secrets, overlap_until = [change.secret, secrets[0]], now + secret_overlap
+        # Sealed again on every write, under the current key: a rotated key leaves by use.
+        sealed, key_id = service.seal_secrets(secrets, subscription_id)
         updated = await pool().fetchrow(
             """
             UPDATE subscriptions SET url = $2, event_types = $3, min_level = $4,
                 categories = $5, providers = $6, paused = $7, description = $8, updated_at = $9,
-                secrets = $10, previous_secret_expires_at = $11, verified_at = $12,
-                verification = $13
+                sealed_secrets = $10, secrets_key_id = $14, secrets = NULL,
+                previous_secret_expires_at = $11, verified_at = $12, verification = $13
             WHERE subscription_id = $1 AND deleted_at IS NULL RETURNING *
             """,
             subscription_id,
@@ -421,10 +426,11 @@ def build_router(  # noqa: PLR0915  # one closure per route keeps the wiring in 
             change.paused if change.paused is not None else row["paused"],
             change.description if change.description is not None else row["description"],
             now,
-            secrets,
+            sealed,
             overlap_until,
             verified_at,
             steps,
+            key_id,
         )
         if updated is None:  # deleted between the read and the update
             raise Problem(404, "not-found", "No such subscription of this subscriber")
@@ -449,13 +455,15 @@ def build_router(  # noqa: PLR0915  # one closure per route keeps the wiring in 
         row = await own(subscription_id, _subscriber(principal))
         secret = generate_secret()
         now = service.clock.now()
+        sealed, key_id = service.seal_secrets([secret, service.secrets_of(row)[0]], subscription_id)
         await pool().execute(
-            "UPDATE subscriptions SET secrets = $2, previous_secret_expires_at = $3, "
-            "updated_at = $4 WHERE subscription_id = $1",
+            "UPDATE subscriptions SET sealed_secrets = $2, secrets_key_id = $5, secrets = NULL, "
+            "previous_secret_expires_at = $3, updated_at = $4 WHERE subscription_id = $1",
             subscription_id,
-            [secret, row["secrets"][0]],
+            sealed,
             now + secret_overlap,
             now,
+            key_id,
         )
         return {
             "subscription_id": str(subscription_id),

@@ -13,7 +13,14 @@ from zicht_notify.api import build_router
 from zicht_notify.config import NotifySettings
 from zicht_notify.counts import business_counts
 from zicht_notify.delivery import delivery_loop
-from zicht_notify.domain import RetryPolicy, RoutingPolicy, default_routing, load_routing_file
+from zicht_notify.domain import (
+    RetryPolicy,
+    RoutingPolicy,
+    SecretBox,
+    SecretKeyError,
+    default_routing,
+    load_routing_file,
+)
 from zicht_notify.handlers import build_consumers
 from zicht_notify.ports import Clock
 from zicht_notify.service import NotifyService
@@ -21,7 +28,15 @@ from zicht_runtime.auth import KeyStore
 from zicht_runtime.kit import ServiceKit, create_service_app
 from zicht_schemas import source_urn, topics
 
-__all__ = ["MIGRATIONS", "create_app", "create_broker", "create_kit", "create_service"]
+__all__ = [
+    "MIGRATIONS",
+    "SecretKeyError",
+    "create_app",
+    "create_broker",
+    "create_kit",
+    "create_service",
+    "secret_box",
+]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -33,10 +48,25 @@ def load_routing(settings: NotifySettings) -> RoutingPolicy:
     return load_routing_file(settings.routing_file)
 
 
+def secret_box(settings: NotifySettings) -> SecretBox:
+    """The keys the webhook secrets are sealed under, or a clear refusal of none or bad ones."""
+    if settings.webhook_secret_keys is None:
+        raise SecretKeyError(
+            "no webhook secret key: set ZICHT_WEBHOOK_SECRET_KEYS to <key id>:<key> (the key "
+            "at least 32 random bytes in base64, e.g. openssl rand -base64 32); `make run` "
+            "makes one per installation in .zicht/notify-secret-keys.json"
+        )
+    try:
+        return SecretBox.from_setting(settings.webhook_secret_keys.get_secret_value())
+    except SecretKeyError as exc:
+        raise SecretKeyError(f"ZICHT_WEBHOOK_SECRET_KEYS: {exc}") from None
+
+
 def create_service(settings: NotifySettings, clock: Clock | None = None) -> NotifyService:
-    """The use cases with the routing policy and the retry policy in force."""
+    """The use cases with the routing policy, the retry policy and the secret keys in force."""
     return NotifyService(
         clock=clock or SystemClock(),
+        box=secret_box(settings),
         routing=load_routing(settings),
         source=source_urn(settings.oin, settings.service_name),
         link_base=settings.link_base_url,
@@ -94,10 +124,17 @@ def create_app(
         allow_private_urls=settings.allow_private_webhook_urls,
         secret_overlap=timedelta(seconds=settings.secret_overlap_s),
     )
+
+    async def seal_plain_secrets() -> None:
+        # Subscriptions stored before secrets were sealed (migration 0006) are sealed now.
+        async with kit.pool.acquire() as conn:
+            await service.reseal(conn, plain_only=True)
+
     return create_service_app(
         kit,
         title="Zicht notify",
         routers=[router],
+        on_started=seal_plain_secrets,
         version="1",
         description="Webhook subscriptions of municipalities, casus tables and IGJ; signed "
         "deliveries that are never lost.",

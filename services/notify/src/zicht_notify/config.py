@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from zicht_runtime.settings import ServiceSettings
@@ -53,6 +53,13 @@ class NotifySettings(ServiceSettings):
     )
     secret_overlap_s: float = Field(
         default=86_400.0, ge=0, description="Seconds a rotated-out secret still signs."
+    )
+    webhook_secret_keys: SecretStr | None = Field(
+        default=None,
+        description="Keys that seal the subscriptions' webhook secrets at rest: "
+        "<key id>:<base64 key of at least 32 bytes>, comma-separated, the current key first; "
+        "older keys only open rows sealed under them. No default: notify refuses to start "
+        "without one. Rotate by putting a new key first, then `reseal` (docs/operations.md).",
     )
     allow_private_webhook_urls: bool = Field(
         default=True,

@@ -32,6 +32,8 @@ from zicht_notify.domain import (
     RetryPolicy,
     Route,
     RoutingPolicy,
+    SealingError,
+    SecretBox,
     StepResult,
     SubscriptionFilter,
     VerificationStep,
@@ -67,7 +69,7 @@ from zicht_schemas import (
     to_structured,
 )
 
-__all__ = ["NotifyService", "verified"]
+__all__ = ["NotifyService", "ResealReport", "verified"]
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("zicht.notify")
@@ -75,11 +77,22 @@ tracer = trace.get_tracer("zicht.notify")
 _LEVEL_RANK = {RiskLevel.GREEN: 0, RiskLevel.ORANGE: 1, RiskLevel.RED: 2}
 
 
+@dataclass(frozen=True)
+class ResealReport:
+    """What a reseal did: rows sealed anew under ``key_id``, and rows it could not open."""
+
+    key_id: str
+    resealed: int
+    were_plain: int
+    unopenable: int
+
+
 @dataclass
 class NotifyService:
     """Tells the right parties what they need, and keeps trying until they have it."""
 
     clock: Clock
+    box: SecretBox
     routing: RoutingPolicy
     source: str
     link_base: str
@@ -88,6 +101,67 @@ class NotifyService:
     verification_timeout_s: float = 5.0
     rng: random.Random = field(default_factory=random.Random)
     metrics: NotifyMetrics = field(default_factory=default_metrics)
+
+    # --- webhook secrets at rest ----------------------------------------------------------
+
+    def seal_secrets(self, secrets: Sequence[str], subscription_id: UUID) -> tuple[bytes, str]:
+        """A subscription's secrets (newest first) sealed for its row, with the key id."""
+        return self.box.seal(secrets, subscription_id.bytes), self.box.current_key_id
+
+    def secrets_of(self, row: Any) -> list[str]:
+        """The secrets of a ``subscriptions`` row, newest first.
+
+        Raises:
+            SealingError: The row is sealed under a key this instance does not hold, or was
+                changed.
+        """
+        if row["sealed_secrets"] is None:  # stored before sealing, not sealed since (0006)
+            return list(row["secrets"])
+        return self.box.open(bytes(row["sealed_secrets"]), row["subscription_id"].bytes)
+
+    async def reseal(self, conn: DbConnection, *, plain_only: bool = False) -> ResealReport:
+        """Seal every subscription not sealed under the current key (or only plain ones).
+
+        Each row is opened and sealed again in one transaction, holding its lock, so an API
+        change in between waits and nothing is lost. Rows sealed under a key this instance
+        does not hold are counted and left as they are.
+        """
+        current = self.box.current_key_id
+        resealed = were_plain = unopenable = 0
+        async with conn.transaction():
+            rows = await conn.fetch(
+                """
+                SELECT subscription_id, secrets, sealed_secrets FROM subscriptions
+                WHERE sealed_secrets IS NULL OR ($1::text IS NOT NULL AND secrets_key_id <> $1)
+                FOR UPDATE
+                """,
+                None if plain_only else current,
+            )
+            for row in rows:
+                try:
+                    secrets = self.secrets_of(row)
+                except SealingError as exc:
+                    unopenable += 1
+                    log.error(  # noqa: TRY400  # the reason is the whole story; no traceback
+                        "cannot reseal subscription %s: %s", row["subscription_id"], exc
+                    )
+                    continue
+                sealed, key_id = self.seal_secrets(secrets, row["subscription_id"])
+                await conn.execute(
+                    "UPDATE subscriptions SET sealed_secrets = $2, secrets_key_id = $3, "
+                    "secrets = NULL WHERE subscription_id = $1",
+                    row["subscription_id"],
+                    sealed,
+                    key_id,
+                )
+                resealed += 1
+                were_plain += row["sealed_secrets"] is None
+        if resealed or unopenable:
+            log.info(
+                "webhook secrets resealed",
+                extra={"zicht.resealed": resealed, "zicht.unopenable": unopenable},
+            )
+        return ResealReport(current, resealed, were_plain, unopenable)
 
     # --- relations ----------------------------------------------------------------------
 
@@ -314,7 +388,7 @@ class NotifyService:
                 SELECT a.alert_id, a.webhook_id, a.subscription_id, a.subscriber_kind,
                        a.subscriber_id, a.provider_id, a.source_event_id, a.source_event_type,
                        a.body, a.attempts, a.created_at, a.first_attempt_at, a.traceparent,
-                       s.url, s.secrets,
+                       s.url, s.secrets, s.sealed_secrets,
                        s.previous_secret_expires_at, s.paused, s.deleted_at
                 FROM alerts a LEFT JOIN subscriptions s USING (subscription_id)
                 WHERE a.state IN ('pending', 'retrying') AND a.next_attempt_at <= $1
@@ -370,7 +444,16 @@ class NotifyService:
                 )
                 return
             now = self.clock.now()
-            secrets = list(row["secrets"])
+            try:
+                secrets = self.secrets_of(row)
+            except SealingError as exc:
+                # A key this instance lacks (a rotation half rolled out): not the alert's
+                # fault. Its lease runs out and an instance that holds the key sends it.
+                log.error(  # noqa: TRY400  # the reason is the whole story; no traceback
+                    "cannot open the secrets of alert %s: %s", row["alert_id"], exc
+                )
+                span.set_attribute("zicht.delivery", "secrets unopenable")
+                return
             expires = row["previous_secret_expires_at"]
             if len(secrets) > 1 and expires is not None and expires < now:
                 secrets = secrets[:1]

@@ -52,6 +52,7 @@ from zicht_notify.domain.routing import (
     risk_change,
     route,
 )
+from zicht_notify.domain.sealing import SealingError, SecretBox, SecretKeyError, parse_keys
 from zicht_notify.domain.signing import SECRET_PREFIX, generate_secret, sign, signature
 from zicht_notify.domain.subscriptions import (
     ALERT_SOURCE_TYPES,
@@ -104,6 +105,9 @@ __all__ = [
     "RoutingPolicy",
     "RoutingRule",
     "ScopeViolation",
+    "SealingError",
+    "SecretBox",
+    "SecretKeyError",
     "StepResult",
     "Subscriber",
     "SubscriptionFilter",
@@ -122,6 +126,7 @@ __all__ = [
     "load_routing_file",
     "matches",
     "next_attempt_at",
+    "parse_keys",
     "parse_retry_after",
     "provider_link",
     "regions_of",
