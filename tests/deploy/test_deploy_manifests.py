@@ -10,6 +10,7 @@ from collections.abc import Iterator, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -17,6 +18,7 @@ from pydantic_settings import BaseSettings
 
 from zicht_intake.config import IntakeSettings
 from zicht_notify.config import NotifySettings
+from zicht_runtime.roles import role_name
 from zicht_scoring.config import ScoringSettings
 from zicht_triage.config import TriageSettings
 
@@ -192,6 +194,22 @@ def test_services_use_the_idempotent_producer_and_the_compose_network(name: str)
 
 
 @pytest.mark.parametrize("name", SERVICES)
+def test_each_compose_service_logs_in_as_its_own_role_owning_only_its_schema(name: str) -> None:
+    url = urlsplit(_env(_compose_services()[name])["ZICHT_DATABASE_URL"])
+    role = role_name("zicht", name)  # the name `make run` gives the same role
+    assert url.username == role
+    assert url.password == f"${{ZICHT_{name.upper()}_DB_PASSWORD}}"  # from the environment
+    init = (DEPLOY / "postgres-init.sh").read_text(encoding="utf-8")
+    assert f"CREATE ROLE {role} :options PASSWORD :'{name}_password';" in init
+    assert f"CREATE SCHEMA {name} AUTHORIZATION {role};" in init
+    assert "NOSUPERUSER NOCREATEDB NOCREATEROLE" in init
+    assert "REVOKE ALL ON DATABASE zicht FROM PUBLIC;" in init
+    assert not re.search(r"GRANT[^;]*CREATE[^;]*ON DATABASE", init)
+    postgres = _env(_compose_services()["postgres"])
+    assert f"ZICHT_{name.upper()}_DB_PASSWORD" in postgres
+
+
+@pytest.mark.parametrize("name", SERVICES)
 def test_compose_sets_only_settings_the_service_knows(name: str) -> None:
     # Settings ignore unknown variables, so a misspelt one would silently do nothing.
     env = _env(_compose_services()[name])
@@ -277,6 +295,7 @@ def test_the_repository_holds_no_secret_values() -> None:
         ("scoring", "ZICHT_DATABASE_URL"),
         ("notify", "ZICHT_DATABASE_URL"),
         ("intake", "ZICHT_PSEUDONYM_KEY"),
+        ("notify", "ZICHT_WEBHOOK_SECRET_KEYS"),
     ],
 )
 def test_secret_settings_come_from_a_secret_by_name(name: str, variable: str) -> None:

@@ -16,6 +16,7 @@ import tempfile
 import time
 import urllib.request
 
+import asyncpg
 import pytest
 
 from zicht_runtime.devstack import PostgresDatabases, find_free_port, port_is_free
@@ -40,6 +41,20 @@ def _free_port_base() -> int:
         if all(port_is_free("127.0.0.1", base + offset) for offset in range(1, 6)):
             return base
     raise AssertionError("no four free ports in a row on 127.0.0.1")
+
+
+async def _logins(database: str) -> dict[str, str]:
+    """The role each service's connections log in as (a pool names itself by its schema)."""
+    conn = await asyncpg.connect(database)
+    try:
+        rows = await conn.fetch(
+            "SELECT DISTINCT application_name, usename FROM pg_stat_activity "
+            "WHERE datname = current_database() AND application_name = ANY($1)",
+            ["intake", "triage", "scoring", "notify"],
+        )
+    finally:
+        await conn.close()
+    return {row["application_name"]: row["usename"] for row in rows}
 
 
 def _alive(pid: int) -> bool:
@@ -86,6 +101,11 @@ async def test_run_starts_the_four_services_ready_and_ctrl_c_leaves_no_process_b
         for offset, name in enumerate(("intake", "triage", "scoring", "notify"), start=1):
             body = _readyz(base + offset)
             assert body["status"] == "ready", f"{name}: {body}"
+        # Each service is logged in as its own role, not as the superuser it was handed.
+        assert await _logins(database) == {
+            name: f"{database.rsplit('/', 1)[1]}_{name}"
+            for name in ("intake", "triage", "scoring", "notify")
+        }
         # Operators' keys are written and reach every service's flow counts. (Whether they
         # add up is the fault tests' business: this broker carries other tests' events.)
         async with asyncio.timeout(30):
@@ -203,7 +223,8 @@ def _run_under_closed_output_and_stop(tmp_path: pathlib.Path) -> None:
         key: value
         for key, value in os.environ.items()
         if key not in {"KAFKA_BOOTSTRAP_SERVERS", "ZICHT_DATABASE_URL"}
-        and not key.startswith("ZICHT_PSEUDONYM_KEY")  # the run command makes its own
+        # The run command makes its own keys for intake and notify.
+        and not key.startswith(("ZICHT_PSEUDONYM_KEY", "ZICHT_WEBHOOK_SECRET_KEYS"))
     }
     read_end, write_end = os.pipe()
     command = [
@@ -239,6 +260,11 @@ def _run_under_closed_output_and_stop(tmp_path: pathlib.Path) -> None:
     key_file = tmp_path / "pseudonym-key.json"
     assert key_file.stat().st_mode & 0o777 == 0o600
     assert len(json.loads(key_file.read_text(encoding="utf-8"))["key"]) >= 32
+    # Likewise notify's key for the webhook secrets, and the services' database passwords.
+    for private in ("notify-secret-keys.json", "database-roles.json"):
+        assert (tmp_path / private).stat().st_mode & 0o777 == 0o600, private
+    [secret_key] = json.loads((tmp_path / "notify-secret-keys.json").read_text())["keys"].split(",")
+    assert secret_key.startswith("local-")
     pids = [int(pid) for pid in re.findall(rb"started \(pid (\d+)", seen)]
     assert len(pids) == 4
     assert not [pid for pid in pids if _alive(pid)], "a service process outlived Ctrl-C"

@@ -2,8 +2,9 @@
 
 ``python -m zicht_runtime.stack run`` starts the local Kafka-protocol broker and a local
 Postgres (data kept in ``.zicht/postgres``, so a second run resumes), then intake, triage,
-scoring and notify as separate processes, waits until each answers ``/readyz``, and stops
-everything cleanly on Ctrl-C or SIGTERM. ``KAFKA_BOOTSTRAP_SERVERS`` and
+scoring and notify as separate processes, each logged in to Postgres as its own role that
+owns only its schema (``zicht_runtime.roles``), waits until each answers ``/readyz``, and
+stops everything cleanly on Ctrl-C or SIGTERM. ``KAFKA_BOOTSTRAP_SERVERS`` and
 ``ZICHT_DATABASE_URL`` in the environment make it use servers you run instead.
 A known problem (a port taken, Postgres missing, the broker wheel missing) is one line that
 says what to do, never a traceback.
@@ -40,6 +41,7 @@ from zicht_runtime.devstack import (
     port_is_free,
 )
 from zicht_runtime.ops import OPERATOR_SCOPE
+from zicht_runtime.roles import provision_service_role
 from zicht_schemas.regions import regions
 
 __all__ = ["SERVICES", "main"]
@@ -136,18 +138,77 @@ def _pseudonym_key(data_dir: Path) -> dict[str, str]:
     if not path.exists():
         key = {"key": secrets.token_urlsafe(48), "key_id": time.strftime("local-%Y%m%d")}
         # Created 0600 from the start: the key is never readable by others, not even briefly.
-        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
-            json.dump(key, out)
+        _write_private(path, key)
         _say(f"intake: made this installation's pseudonym key in {path} (keep it secret)")
     stored = json.loads(path.read_text(encoding="utf-8"))
     return {"ZICHT_PSEUDONYM_KEY": stored["key"], "ZICHT_PSEUDONYM_KEY_ID": stored["key_id"]}
+
+
+def _write_private(path: Path, content: object) -> None:
+    """Write JSON to a new file that is 0600 from the start, never readable by others."""
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+        json.dump(content, out)
+
+
+def _webhook_secret_keys(data_dir: Path) -> dict[str, str]:
+    """Notify's key for the webhook secrets it keeps: made on first start, kept 0600.
+
+    Notify stores each subscription's signing secrets encrypted under it, and refuses to
+    start without one. ``ZICHT_WEBHOOK_SECRET_KEYS`` in the environment wins. The file holds
+    the setting's value (``<key id>:<key>``, current first); rotating is adding a new entry
+    in front and running ``python -m zicht_notify reseal`` (docs/operations.md).
+    """
+    if os.environ.get("ZICHT_WEBHOOK_SECRET_KEYS"):
+        return {}
+    path = data_dir / "notify-secret-keys.json"
+    if not path.exists():
+        key_id = time.strftime("local-%Y%m%d")
+        _write_private(path, {"keys": f"{key_id}:{secrets.token_urlsafe(32)}"})
+        _say(f"notify: made this installation's webhook secret key in {path} (keep it secret)")
+    stored = json.loads(path.read_text(encoding="utf-8"))
+    return {"ZICHT_WEBHOOK_SECRET_KEYS": stored["keys"]}
+
+
+def _service_databases(admin_url: str, data_dir: Path) -> dict[str, str]:
+    """Each service's own login role on the shared database; its URL, by service.
+
+    The launcher connects as the administrator it was given (the local cluster's superuser,
+    or ``ZICHT_DATABASE_URL``) and makes one role per service that owns that service's
+    schema and nothing else (``zicht_runtime.roles``). Passwords are random per installation,
+    kept 0600 in ``.zicht/database-roles.json``. The local cluster trusts loopback logins, so
+    there the split guards against one service's SQL touching another's tables, not against
+    a hostile process on this machine; a server that checks passwords checks these.
+    """
+    path = data_dir / "database-roles.json"
+    if not path.exists():
+        _write_private(path, {name: secrets.token_urlsafe(24) for name in SERVICES})
+    passwords: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+
+    async def provision() -> dict[str, str]:
+        return {
+            name: await provision_service_role(
+                admin_url, service=name, schema=name, password=passwords[name]
+            )
+            for name in SERVICES
+        }
+
+    try:
+        urls = asyncio.run(provision())
+    except asyncpg.InsufficientPrivilegeError as exc:
+        raise DevStackError(
+            f"the database login cannot make the services' own roles ({exc}): give "
+            "ZICHT_DATABASE_URL a superuser, or a role with CREATEROLE that owns the database"
+        ) from exc
+    _say("postgres: each service logs in as its own role, owning only its own schema")
+    return urls
 
 
 def _start_services(
     bootstrap: str, database_url: str, log_dir: Path, base_port: int
 ) -> list[_Service]:
     started: list[_Service] = []
-    own_env = {"intake": _pseudonym_key(log_dir)}
+    databases = _service_databases(database_url, log_dir)
+    own_env = {"intake": _pseudonym_key(log_dir), "notify": _webhook_secret_keys(log_dir)}
     for offset, name in enumerate(SERVICES, start=1):
         port = base_port + offset
         if not port_is_free("127.0.0.1", port):
@@ -159,7 +220,7 @@ def _start_services(
             **os.environ,
             "ZICHT_SERVICE_NAME": name,
             "ZICHT_HTTP_PORT": str(port),
-            "ZICHT_DATABASE_URL": database_url,
+            "ZICHT_DATABASE_URL": databases[name],
             "ZICHT_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
             # Quicker group joins on the local broker (it answers a join after half of it).
             "ZICHT_KAFKA_SESSION_TIMEOUT_MS": os.environ.get(
