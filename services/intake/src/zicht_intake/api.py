@@ -7,7 +7,6 @@ transaction that stored the submission committed. Every refusal is an RFC 9457 p
 # No `from __future__ import annotations` here: FastAPI reads the dependency annotations
 # of the routes and dependencies built in closures at runtime, where strings cannot be resolved.
 
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -493,7 +492,3 @@ def _csv_body() -> dict[str, Any]:
             "content": {"text/csv": {"schema": {"type": "string"}}},
         }
     }
-
-
-def _unused(*_: Any) -> None:
-    json.dumps({})

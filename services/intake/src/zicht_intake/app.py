@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
+import asyncpg
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
@@ -34,6 +40,8 @@ __all__ = [
 ]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+log = logging.getLogger(__name__)
 
 
 class PseudonymKeyError(ValueError):
@@ -73,6 +81,24 @@ def create_service(settings: IntakeSettings, clock: Clock | None = None) -> Inta
     )
 
 
+def _waiting_sweep(
+    service: IntakeService, interval_s: float
+) -> Callable[[asyncpg.Pool, asyncio.Event], Coroutine[Any, Any, None]]:
+    """Release waiting signals whose provider is known: at start, then every interval."""
+
+    async def loop(pool: asyncpg.Pool, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                async with pool.acquire() as conn, conn.transaction():
+                    await service.release_waiting(conn)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                log.warning("releasing waiting signals failed; trying again later")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval_s)
+
+    return loop
+
+
 def create_kit(settings: IntakeSettings, service: IntakeService | None = None) -> ServiceKit:
     """Wire the service's use cases to Postgres and Kafka through the shared kit."""
     service = service or create_service(settings)
@@ -88,6 +114,7 @@ def create_kit(settings: IntakeSettings, service: IntakeService | None = None) -
             topics.INDICATORS_REPORTED,
         ],
         compacted=[topics.PROVIDER_REGISTERED],
+        background=[_waiting_sweep(service, settings.waiting_sweep_interval_s)],
         counts=business_counts,
     )
 

@@ -57,6 +57,12 @@ class IntakeSettings(ServiceSettings):
     raw_retention_days: int = Field(
         default=30, ge=1, description="Days a raw submission is kept after processing."
     )
+    waiting_sweep_interval_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds between sweeps that release signals waiting for a provider the "
+        "registry now knows (also run at start; a registration releases its signals at once).",
+    )
     public_base_url: str = Field(
         default="", description="Base URL partners use, for Location headers (empty: relative)."
     )

@@ -420,7 +420,8 @@ class IntakeService:
         if provider is None:
             return None
         rows = await conn.fetch(
-            "SELECT signal_id, draft, item_no FROM signals WHERE submission_id = $1 "
+            "SELECT signal_id, submission_id, item_no, partner_id, received_at, "
+            "draft::text AS draft FROM signals WHERE submission_id = $1 "
             "AND status = 'needs_provider' AND ($2::int IS NULL OR item_no = $2) FOR UPDATE",
             submission_id,
             item_no,
@@ -430,39 +431,9 @@ class IntakeService:
         for row in rows:
             draft = _DRAFT.validate_json(row["draft"])
             location = _location_for(draft, provider)
-            event = complete(
-                draft,
-                Identification(provider, location, ProviderMatch.REGISTRY_ID),
-                signal_id=row["signal_id"],
-                submission_id=submission_id,
-                partner_id=await conn.fetchval(
-                    "SELECT partner_id FROM submissions WHERE submission_id = $1", submission_id
-                ),
-                received_at=await conn.fetchval(
-                    "SELECT received_at FROM submissions WHERE submission_id = $1",
-                    submission_id,
-                ),
-            )
-            if event is None:
+            identification = Identification(provider, location, ProviderMatch.REGISTRY_ID)
+            if not await self._release(conn, row, draft, identification, operator, now):
                 continue
-            event_id = await self._publish_received(conn, event, submission_id, now)
-            await conn.execute(
-                "UPDATE signals SET status = 'accepted', provider_id = $2, matched_by = $3, "
-                "event_id = $4, resolved_by = $5, resolved_at = $6 WHERE signal_id = $1",
-                row["signal_id"],
-                provider_id,
-                ProviderMatch.REGISTRY_ID.value,
-                event_id,
-                operator,
-                now,
-            )
-            await conn.execute(
-                "UPDATE submission_items SET status = 'accepted', provider_id = $3 "
-                "WHERE submission_id = $1 AND item_no = $2",
-                submission_id,
-                row["item_no"],
-                provider_id,
-            )
             await db.log_processing(
                 conn,
                 actor=operator,
@@ -474,6 +445,95 @@ class IntakeService:
             )
             done.append(row["signal_id"])
         return done
+
+    async def release_waiting(
+        self, conn: DbConnection, provider_id: str | None = None, *, limit: int = 500
+    ) -> list[UUID]:
+        """Signals waiting for a provider that the registry now knows go on; their ids.
+
+        With ``provider_id``, the signals that provider may be about (its KvK, AGB or a
+        location's postcode); without, every waiting signal that any registered provider may
+        be about (the sweep at start and on schedule, which also catches a signal committed
+        while its provider's registration was being written). Each is identified as at
+        receipt, among every candidate, so a shared postcode cannot pick the wrong provider.
+        Rows another transaction holds are skipped: that transaction, or the next sweep,
+        takes them.
+        """
+        rows = await conn.fetch(
+            """
+            SELECT s.signal_id, s.submission_id, s.item_no, s.partner_id, s.received_at,
+                   s.draft::text AS draft
+            FROM signals s
+            WHERE s.status = 'needs_provider'
+              AND EXISTS (
+                SELECT 1 FROM providers p
+                WHERE ($1::text IS NULL OR p.provider_id = $1)
+                  AND (p.kvk = s.draft -> 'provider' ->> 'kvk'
+                       OR p.agb = s.draft -> 'provider' ->> 'agb'
+                       OR EXISTS (SELECT 1 FROM provider_locations l
+                                  WHERE l.provider_id = p.provider_id
+                                    AND l.postcode = s.draft -> 'provider' ->> 'postcode')))
+            ORDER BY s.received_at
+            LIMIT $2
+            FOR UPDATE OF s SKIP LOCKED
+            """,
+            provider_id,
+            limit,
+        )
+        now = self.clock.now()
+        released: list[UUID] = []
+        for row in rows:
+            draft = _DRAFT.validate_json(row["draft"])
+            if await self._release(
+                conn, row, draft, await self._identify(conn, draft), "registry", now
+            ):
+                released.append(row["signal_id"])
+        if released:
+            log.info(
+                "waiting signals released by the registry",
+                extra={"zicht.released": len(released), "zicht.provider_id": provider_id},
+            )
+        return released
+
+    async def _release(  # noqa: PLR0917  # the steps of one use case, called in its order
+        self,
+        conn: DbConnection,
+        row: Any,
+        draft: SignalDraft,
+        identification: Identification | None,
+        resolved_by: str,
+        now: datetime,
+    ) -> bool:
+        """A waiting signal goes on with its provider; False while it still cannot."""
+        event = complete(
+            draft,
+            identification,
+            signal_id=row["signal_id"],
+            submission_id=row["submission_id"],
+            partner_id=row["partner_id"],
+            received_at=row["received_at"],
+        )
+        if event is None:
+            return False
+        event_id = await self._publish_received(conn, event, row["submission_id"], now)
+        await conn.execute(
+            "UPDATE signals SET status = 'accepted', provider_id = $2, matched_by = $3, "
+            "event_id = $4, resolved_by = $5, resolved_at = $6 WHERE signal_id = $1",
+            row["signal_id"],
+            event.provider.provider_id,
+            event.provider.matched_by.value,
+            event_id,
+            resolved_by,
+            now,
+        )
+        await conn.execute(
+            "UPDATE submission_items SET status = 'accepted', provider_id = $3 "
+            "WHERE submission_id = $1 AND item_no = $2",
+            row["submission_id"],
+            row["item_no"],
+            event.provider.provider_id,
+        )
+        return True
 
     # --- registry and indicators ----------------------------------------------------------
 
@@ -562,6 +622,7 @@ class IntakeService:
         entry: Any,
         now: datetime,
     ) -> ItemResult:
+        # Text, for its digest; stored as the object it encodes ($n::text::jsonb).
         entry_json = json.dumps(_entry_dict(entry), sort_keys=True, default=str)
         digest = _digest(entry_json.encode())
         stored = await db.stored_provider(conn, provider_id)
@@ -603,61 +664,10 @@ class IntakeService:
                     time=now,
                 ),
             )
-            await self._retry_waiting(conn, provider_id, now)
+            await self.release_waiting(conn, provider_id)
         item = ItemResult(item_no, provider_id, "accepted", provider_id=provider_id)
         await self._store_item(conn, submission_id, item)
         return item
-
-    async def _retry_waiting(self, conn: DbConnection, provider_id: str, now: datetime) -> None:
-        """Signals waiting for a provider that the registry now knows go on."""
-        provider = await db.registry_provider(conn, provider_id)
-        if provider is None:
-            return
-        postcodes = [loc.postcode for loc in provider.locations]
-        rows = await conn.fetch(
-            """
-            SELECT signal_id, submission_id, item_no, partner_id, received_at, draft
-            FROM signals
-            WHERE status = 'needs_provider'
-              AND ((draft -> 'provider' ->> 'kvk') = $1 OR (draft -> 'provider' ->> 'agb') = $2
-                   OR (draft -> 'provider' ->> 'postcode') = ANY($3::text[]))
-            ORDER BY received_at
-            LIMIT 1000
-            FOR UPDATE
-            """,
-            provider.kvk,
-            provider.agb,
-            postcodes,
-        )
-        for row in rows:
-            draft = _DRAFT.validate_json(row["draft"])
-            event = complete(
-                draft,
-                identify(draft.provider, [provider]),
-                signal_id=row["signal_id"],
-                submission_id=row["submission_id"],
-                partner_id=row["partner_id"],
-                received_at=row["received_at"],
-            )
-            if event is None:
-                continue
-            event_id = await self._publish_received(conn, event, row["submission_id"], now)
-            await conn.execute(
-                "UPDATE signals SET status = 'accepted', provider_id = $2, matched_by = $3, "
-                "event_id = $4, resolved_by = 'registry', resolved_at = $5 WHERE signal_id = $1",
-                row["signal_id"],
-                provider_id,
-                event.provider.matched_by.value,
-                event_id,
-                now,
-            )
-            await conn.execute(
-                "UPDATE submission_items SET status = 'accepted', provider_id = $3 "
-                "WHERE submission_id = $1 AND item_no = $2",
-                row["submission_id"],
-                row["item_no"],
-                provider_id,
-            )
 
     async def report_indicators(
         self, conn: DbConnection, incoming: Incoming, provider_id: str
@@ -742,7 +752,7 @@ class IntakeService:
             assessed.priority.value,
             assessed.framework_version,
             assessed.assessed_at,
-            json.dumps(reasons),
+            reasons,
             link.investigation_id if link else None,
             link.relation.value if link else None,
         )

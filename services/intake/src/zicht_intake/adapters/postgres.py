@@ -7,7 +7,6 @@ outbox) commit together.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -132,7 +131,7 @@ async def find_submission(
         content_digest=bytes(row["content_digest"]),
         status=row["status"],
         received_at=row["received_at"],
-        rejections=_json(row["rejections"]),
+        rejections=row["rejections"],
     )
 
 
@@ -173,7 +172,7 @@ async def set_submission_status(
         "UPDATE submissions SET status = $2, rejections = $3::jsonb WHERE submission_id = $1",
         submission_id,
         status,
-        json.dumps(list(rejections)),
+        list(rejections),
     )
 
 
@@ -191,8 +190,8 @@ async def insert_item(conn: DbConnection, item: ItemRow) -> None:
         item.status,
         item.signal_id,
         item.provider_id,
-        json.dumps(list(item.rejections)),
-        json.dumps(list(item.warnings)),
+        list(item.rejections),
+        list(item.warnings),
     )
 
 
@@ -217,7 +216,7 @@ async def insert_signal(conn: DbConnection, signal: SignalRow) -> None:
         INSERT INTO signals (signal_id, submission_id, item_no, partner_id, source,
             partner_reference, received_at, occurred_at, status, provider_id, matched_by,
             draft, free_text, content_digest, event_id)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14, $15)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::text::jsonb, $13, $14, $15)
         """,
         signal.signal_id,
         signal.submission_id,
@@ -302,7 +301,7 @@ def _registry_provider(row: Any) -> RegistryProvider:
             municipality_code=loc["municipality_code"],
             services=tuple(CareService(s) for s in loc["services"]),
         )
-        for loc in _json(row["locations"])
+        for loc in row["locations"]
     )
     return RegistryProvider(
         provider_id=row["provider_id"],
@@ -365,9 +364,9 @@ async def save_provider(
         """
         INSERT INTO providers (provider_id, name, name_key, kvk, agb, entry, entry_digest,
                                registry_version, updated_at)
-        VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9)
+        VALUES ($1, $2, $3, $4, $5, $6::text::jsonb, $7, $8, $9)
         ON CONFLICT (provider_id) DO UPDATE SET name = $2, name_key = $3, kvk = $4, agb = $5,
-            entry = $6::jsonb, entry_digest = $7, registry_version = $8, updated_at = $9
+            entry = $6::text::jsonb, entry_digest = $7, registry_version = $8, updated_at = $9
         """,
         provider_id,
         name,
@@ -426,7 +425,3 @@ async def log_processing(
         signal_id,
         trace_id,
     )
-
-
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from uuid import UUID
 
 from zicht_runtime.db import DbConnection
 
 __all__ = ["list_submissions", "submission_status"]
-
-
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
 
 
 async def submission_status(
@@ -63,7 +58,7 @@ async def submission_status(
         "partner_reference": head["partner_reference"],
         "received_at": head["received_at"].isoformat(),
         "status": head["status"],
-        "rejections": _json(head["rejections"]),
+        "rejections": head["rejections"],
         "items": items,
     }
 
@@ -81,10 +76,10 @@ def _item(row: Any, *, csv: bool) -> dict[str, Any]:
         item["signal_id"] = str(row["signal_id"])
     if row["provider_id"]:
         item["provider_id"] = row["provider_id"]
-    rejections = _json(row["rejections"])
+    rejections = row["rejections"]
     if rejections:
         item["rejections"] = rejections
-    warnings = _json(row["warnings"])
+    warnings = row["warnings"]
     if warnings:
         item["warnings"] = warnings
     if row["outcome"] is not None:
@@ -94,7 +89,7 @@ def _item(row: Any, *, csv: bool) -> dict[str, Any]:
             "priority": row["priority"],
             "framework_version": row["framework_version"],
             "assessed_at": row["assessed_at"].isoformat(),
-            "reasons": _json(row["reasons"]),
+            "reasons": row["reasons"],
         }
     if row["investigation_id"] is not None:
         item["investigation"] = {
