@@ -27,10 +27,16 @@ from zicht_runtime.consumer import BatchProcessor, EventHandler, RecordBatchProc
 from zicht_runtime.db import create_pool
 from zicht_runtime.guard import RequestGuard
 from zicht_runtime.health import ReadinessCheck, health_router, metrics_router
-from zicht_runtime.kafka import AiokafkaSender, create_broker, ensure_topics, subscribe_batch
+from zicht_runtime.kafka import (
+    AiokafkaSender,
+    broker_cluster_id,
+    create_broker,
+    ensure_topics,
+    subscribe_batch,
+)
 from zicht_runtime.migrations import RUNTIME_MIGRATIONS, apply_migrations
 from zicht_runtime.ops import Counts, ops_router
-from zicht_runtime.outbox import OutboxRelay
+from zicht_runtime.outbox import OutboxRelay, follow_broker_cluster
 from zicht_runtime.problems import install_problem_handlers
 from zicht_runtime.settings import ServiceSettings
 from zicht_runtime.telemetry import Telemetry, setup_telemetry
@@ -156,6 +162,15 @@ class ServiceKit:
             partitions=settings.kafka_topic_partitions,
             compacted=self.compacted,
         )
+        cluster = await broker_cluster_id(settings.kafka_bootstrap_servers)
+        async with self.pool.acquire() as conn:
+            again = await follow_broker_cluster(conn, cluster)
+        if again:
+            log.warning(
+                "the broker is not the cluster this service published to (a broker started "
+                "afresh keeps nothing); its outbox is published again",
+                extra={"zicht.cluster_id": cluster, "zicht.republished": again},
+            )
         for spec in self.consumers:
             processor: BatchProcessor[Any] = BatchProcessor(
                 topic=spec.topic,
@@ -168,6 +183,7 @@ class ServiceKit:
                 service=settings.service_name,
                 backoff_initial_s=settings.retry_backoff_initial_s,
                 backoff_max_s=settings.retry_backoff_max_s,
+                log_id=cluster,
             )
             subscribe_batch(
                 self.broker, processor, settings, fetch_max_wait_ms=self.fetch_wait_of(spec)
@@ -184,6 +200,7 @@ class ServiceKit:
                 service=settings.service_name,
                 backoff_initial_s=settings.retry_backoff_initial_s,
                 backoff_max_s=settings.retry_backoff_max_s,
+                log_id=cluster,
             )
             subscribe_batch(
                 self.broker,
