@@ -116,7 +116,7 @@ def test_an_assessment_alert_holds_provider_decision_reasons_counts_and_link() -
     assert alert.link == f"{LINK_BASE}/{PROVIDER}/risk"
     assert alert.routing_reason.ref == "assessed-investigate-p1"
     assert alert.routing_reason.text_nl
-    assert (alert.routing_version, alert.decision_version) == ("2025.1", "2025.1")
+    assert (alert.routing_version, alert.decision_version) == ("2025.2", "2025.1")
     assert alert.recipient.kind is SubscriberKind.MUNICIPALITY
     assert alert.recipient.id == ENSCHEDE
     assert alert.source_event_id == ASSESSMENT_EVENT_ID
