@@ -573,3 +573,44 @@ async def test_moving_a_subscription_to_a_callback_that_fails_verification_keeps
     assert moved.json()["errors"][0]["code"] == "wrong_signature"
     assert now.json()["url"] == receiver.url(path)
     assert now.json()["verification"]["state"] == "verified"
+
+
+@pytest.mark.parametrize("field", ["subscriber", "min_levle"])
+async def test_a_subscription_body_with_a_field_notify_does_not_know_is_refused_with_422(
+    notify: Notify, receiver: Receiver, field: str
+) -> None:
+    url = receiver.url(f"/hooks/{uuid.uuid4().hex[:8]}/unknown-field")
+
+    created = await notify.client.post(
+        "/v1/subscriptions", json={"url": url, field: {"kind": "municipality", "id": "GM0153"}},
+        headers=notify.auth("GM0164"),
+    )  # fmt: skip
+
+    assert created.status_code == 422
+    assert created.headers["content-type"] == "application/problem+json"
+    problem = created.json()
+    assert problem["type"] == "urn:zicht:problem:invalid-submission"
+    assert problem["errors"] == [
+        {"code": "invalid_value", "pointer": f"/{field}",
+         "detail": "this field is not part of the format"}
+    ]  # fmt: skip
+    listed = await notify.client.get("/v1/subscriptions", headers=notify.auth("GM0164"))
+    assert url not in {s["url"] for s in listed.json()["subscriptions"]}
+
+
+async def test_a_subscription_change_with_a_field_notify_does_not_know_is_refused_with_422(
+    notify: Notify, receiver: Receiver
+) -> None:
+    sub = await subscribe(notify, receiver, "GM0173", f"/hooks/{uuid.uuid4().hex[:8]}/GM0173")
+
+    changed = await notify.client.patch(
+        f"/v1/subscriptions/{sub['subscription_id']}", json={"paused": True, "subscriber": "x"},
+        headers=notify.auth("GM0173"),
+    )  # fmt: skip
+    now = await notify.client.get(
+        f"/v1/subscriptions/{sub['subscription_id']}", headers=notify.auth("GM0173")
+    )
+
+    assert changed.status_code == 422
+    assert changed.json()["errors"][0]["pointer"] == "/subscriber"
+    assert now.json()["paused"] is False
