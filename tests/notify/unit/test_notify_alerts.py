@@ -189,6 +189,19 @@ def test_another_source_event_gives_other_alert_ids() -> None:
     assert alert_id_for(ASSESSMENT_EVENT_ID, recipient) != alert_id_for(RISK_EVENT_ID, recipient)
 
 
+def test_each_subscription_of_a_recipient_gets_its_own_alert_id_the_same_every_time() -> None:
+    recipient = Recipient.municipality("GM0164")
+    older = UUID("0d0d0d0d-0000-4000-8000-000000000001")
+    newer = UUID("0d0d0d0d-0000-4000-8000-000000000002")
+
+    ids = {sub: alert_id_for(ASSESSMENT_EVENT_ID, recipient, sub) for sub in (older, newer, None)}
+
+    assert len(set(ids.values())) == 3
+    assert ids[older] == alert_id_for(ASSESSMENT_EVENT_ID, recipient, older)
+    # Without a subscription (an undeliverable record) the id is the recipient's alone.
+    assert ids[None] == alert_id_for(ASSESSMENT_EVENT_ID, recipient)
+
+
 def test_a_webhook_id_is_msg_and_the_alert_id_in_hex() -> None:
     alert_id = UUID("0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d")
 

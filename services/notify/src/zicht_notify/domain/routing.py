@@ -9,7 +9,7 @@ was told of an earlier rise, it returns the recipients with the rule and reason 
 Decisions where the policy page is silent:
 
 - Every rule that applies fires, in file order; a recipient named by two rules is routed once,
-  under the first rule (one alert per recipient per event; its reason is that rule's).
+  under the first rule (one route per recipient per event; its reason is that rule's).
 - Order is deterministic: rules in file order, recipient groups in the rule's order, recipients
   within a group by id.
 - A signal's own municipality counts as related for that signal (the signal concerns a
