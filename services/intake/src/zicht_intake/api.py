@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 
 from zicht_intake.domain import PartnerFormat, limits
 from zicht_intake.service import (
+    IDEMPOTENCY_KEY_HEADER,
     Incoming,
     IntakeService,
     SubmissionOutcome,
@@ -130,6 +131,15 @@ def _location(outcome: SubmissionOutcome) -> str:
 def _answer(outcome: SubmissionOutcome) -> Response:
     """202 for what was accepted (or partly), a problem for a refusal or a conflict."""
     location = _location(outcome)
+    if outcome.conflict and any(r.header == IDEMPOTENCY_KEY_HEADER for r in outcome.rejections):
+        raise Problem(
+            409,
+            "idempotency-key-reused",
+            "The Idempotency-Key was used before with a different body",
+            detail="A retry sends the same body with the same key; a new submission a new key.",
+            errors=[rejection_json(r) for r in outcome.rejections],
+            extensions={"submission_id": str(outcome.submission_id)},
+        )
     if outcome.conflict:
         raise Problem(
             409,
@@ -227,7 +237,7 @@ def build_router(api: IntakeApi, keys: Callable[[], KeyStore]) -> APIRouter:
     responses = problem_responses(400, 401, 403, 409, 413, 415, 422, 503)
     idem = Annotated[
         str | None,
-        Header(alias="Idempotency-Key", max_length=128, pattern=r"^[\x21-\x7e]{1,128}$"),
+        Header(alias=IDEMPOTENCY_KEY_HEADER, max_length=128, pattern=r"^[\x21-\x7e]{1,128}$"),
     ]
 
     def incoming(

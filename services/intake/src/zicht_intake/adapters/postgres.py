@@ -53,6 +53,8 @@ class SubmissionRow:
     kafka_topic: str | None = None
     kafka_partition: int | None = None
     kafka_offset: int | None = None
+    canonical_digest: bytes | None = None
+    """The digest of the body's canonical JSON; None when the body is no JSON document."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +63,12 @@ class StoredSubmission:
 
     submission_id: UUID
     content_digest: bytes
+    canonical_digest: bytes | None
     status: str
     received_at: datetime
     rejections: list[dict[str, Any]]
+    by_key: bool
+    """Found by the request's idempotency key (else by the partner reference)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +116,8 @@ async def find_submission(
     """The partner's earlier submission with this idempotency key or reference, if any."""
     row = await conn.fetchrow(
         """
-        SELECT submission_id, content_digest, status, received_at, rejections
+        SELECT submission_id, content_digest, canonical_digest, status, received_at, rejections,
+               coalesce(idempotency_key = $4, false) AS by_key
         FROM submissions
         WHERE partner_id = $1
           AND (($4::text IS NOT NULL AND idempotency_key = $4)
@@ -130,9 +136,13 @@ async def find_submission(
     return StoredSubmission(
         submission_id=row["submission_id"],
         content_digest=bytes(row["content_digest"]),
+        canonical_digest=None
+        if row["canonical_digest"] is None
+        else bytes(row["canonical_digest"]),
         status=row["status"],
         received_at=row["received_at"],
         rejections=_json(row["rejections"]),
+        by_key=row["by_key"],
     )
 
 
@@ -142,8 +152,10 @@ async def insert_submission(conn: DbConnection, sub: SubmissionRow, status: str)
         """
         INSERT INTO submissions (submission_id, partner_id, key_id, source, kind, channel,
             partner_reference, idempotency_key, content_digest, content_type, raw,
-            received_at, status, trace_id, kafka_topic, kafka_partition, kafka_offset)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+            received_at, status, trace_id, kafka_topic, kafka_partition, kafka_offset,
+            canonical_digest)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                $18)
         """,
         sub.submission_id,
         sub.partner_id,
@@ -162,6 +174,7 @@ async def insert_submission(conn: DbConnection, sub: SubmissionRow, status: str)
         sub.kafka_topic,
         sub.kafka_partition,
         sub.kafka_offset,
+        sub.canonical_digest,
     )
 
 

@@ -56,6 +56,7 @@ from zicht_intake.domain.signals import (
 )
 from zicht_intake.domain.validation import (
     PartnerFormat,
+    canonical_json,
     format_schema,
     parse_json,
     validate_json,
@@ -83,6 +84,7 @@ __all__ = [
     "Rejection",
     "SignalDraft",
     "WarningCode",
+    "canonical_json",
     "complete",
     "derive_law",
     "derive_vulnerable_group",

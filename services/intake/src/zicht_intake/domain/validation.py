@@ -31,6 +31,7 @@ __all__ = [
     "PERSONAL_DATA_NAMES",
     "KeywordProblem",
     "PartnerFormat",
+    "canonical_json",
     "format_checker",
     "format_schema",
     "is_personal_data_name",
@@ -241,6 +242,21 @@ def parse_json(body: bytes) -> object | Refusal:
     if not _encodable(document):
         return Refusal.of(Rejection(RejectionCode.MALFORMED_PAYLOAD, Detail.NOT_UTF8))
     return document
+
+
+def canonical_json(body: bytes) -> bytes | None:
+    """The JSON document in ``body`` written one fixed way, or None when it is no document.
+
+    Members sorted by name, no insignificant whitespace, text as UTF-8: two bodies that differ
+    only in how they were serialised (key order, spacing, escapes) give the same bytes, so a
+    partner's re-serialised retry is recognised as the same submission.
+    """
+    document = parse_json(body)
+    if isinstance(document, Refusal):
+        return None
+    return json.dumps(
+        document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
 
 
 # --- schema errors to rejections -----------------------------------------------------------

@@ -1,0 +1,70 @@
+"""What intake answers over HTTP: replays, conflicts, refusals, limits (real Postgres, broker)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from intake.integration.support import EXAMPLES, Intake, registered
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+def _igj(reference: str) -> dict[str, object]:
+    body: dict[str, object] = json.loads((EXAMPLES / "igj.json").read_text())
+    body["zaaknummer"] = reference
+    return body
+
+
+async def test_a_reserialised_igj_finding_under_the_same_zaaknummer_is_answered_as_a_replay(
+    intake: Intake,
+) -> None:
+    await registered(intake, "ozjt-000456")
+    body = _igj("IGJ-2026-008001")
+    headers = {**intake.auth("igj"), "Content-Type": "application/json"}
+    compact = json.dumps(body, separators=(",", ":")).encode()
+    # The same document as another tool writes it: members in another order, indented, and
+    # non-ASCII text escaped.
+    reordered = dict(reversed(list(body.items())))
+    rewritten = json.dumps(reordered, indent=4, ensure_ascii=True).encode()
+    assert rewritten != compact
+
+    first = await intake.client.post("/v1/signals/igj", content=compact, headers=headers)
+    again = await intake.client.post("/v1/signals/igj", content=rewritten, headers=headers)
+
+    assert first.status_code == 202, first.text
+    assert again.status_code == 200, again.text
+    assert again.json()["submission_id"] == first.json()["submission_id"]
+    assert again.json()["replayed"] is True
+    assert again.headers["Location"] == first.headers["Location"]
+
+
+async def test_a_reused_idempotency_key_with_another_body_is_refused_at_the_header(
+    intake: Intake,
+) -> None:
+    await registered(intake, "ozjt-000456")
+    headers = {
+        **intake.auth("igj"), "Content-Type": "application/json",
+        "Idempotency-Key": "igj-batch-0042",
+    }  # fmt: skip
+    first = await intake.client.post(
+        "/v1/signals/igj", content=json.dumps(_igj("IGJ-2026-008002")).encode(), headers=headers
+    )
+    # Another finding (its own zaaknummer, never sent before) under the same key.
+    other = await intake.client.post(
+        "/v1/signals/igj", content=json.dumps(_igj("IGJ-2026-008003")).encode(), headers=headers
+    )
+
+    assert first.status_code == 202, first.text
+    assert other.status_code == 409, other.text
+    problem = other.json()
+    assert problem["type"] == "urn:zicht:problem:idempotency-key-reused"
+    [error] = problem["errors"]
+    assert error["code"] == "duplicate_reference"
+    assert error["header"] == "Idempotency-Key"
+    assert "pointer" not in error
+    stored = await intake.pool.fetchval(
+        "SELECT count(*) FROM submissions WHERE submission_id = $1", problem["submission_id"]
+    )
+    assert stored == 1, "the refused submission is kept raw"
