@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 
 import pytest
 
 from intake.integration.support import EXAMPLES, Intake, registered
+from zicht_intake.domain import limits
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -68,3 +70,28 @@ async def test_a_reused_idempotency_key_with_another_body_is_refused_at_the_head
         "SELECT count(*) FROM submissions WHERE submission_id = $1", problem["submission_id"]
     )
     assert stored == 1, "the refused submission is kept raw"
+
+
+async def _streamed(size: int) -> AsyncIterator[bytes]:
+    """A JSON-looking body of ``size`` bytes, sent without a declared length."""
+    yield b"{"
+    for _ in range(size // 65_536):
+        yield b" " * 65_536
+    yield b"}"
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "streamed"])
+async def test_a_10_mb_igj_body_is_refused_naming_the_routes_own_256_kib_limit(
+    intake: Intake, declared: bool
+) -> None:
+    headers = {**intake.auth("igj"), "Content-Type": "application/json"}
+    size = 10 * 1024 * 1024
+    body = b"{" + b" " * size + b"}" if declared else _streamed(size)
+
+    answer = await intake.client.post("/v1/signals/igj", content=body, headers=headers)
+
+    assert answer.status_code == 413, answer.text
+    problem = answer.json()
+    assert problem["type"] == "urn:zicht:problem:too-large"
+    assert problem["detail"] == "The limit is 262144 bytes."
+    assert problem["limit_bytes"] == limits.MAX_JSON_SIGNAL_BYTES == 262_144

@@ -16,6 +16,7 @@ from uuid import UUID
 import asyncpg
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 
 from zicht_intake.domain import PartnerFormat, limits
@@ -28,11 +29,12 @@ from zicht_intake.service import (
 )
 from zicht_runtime.auth import KeyStore, Principal, authenticate, require_scope
 from zicht_runtime.db import is_transient_db_error
+from zicht_runtime.guard import BodyLimit, too_large
 from zicht_runtime.problems import Problem, inline_refs, problem_responses
 from zicht_runtime.telemetry import commit_scope
 from zicht_schemas import Source
 
-__all__ = ["Scopes", "build_router"]
+__all__ = ["BODY_LIMITS", "Scopes", "body_limit_of", "build_router"]
 
 
 class Scopes:
@@ -89,9 +91,40 @@ class IntakeApi:
 _JSON = ("application/json",)
 _CSV = ("text/csv",)
 
+BODY_LIMITS: dict[str, int] = {
+    "submit_igj": limits.MAX_JSON_SIGNAL_BYTES,
+    "submit_police": limits.MAX_JSON_SIGNAL_BYTES,
+    "submit_access_team": limits.MAX_ACCESS_TEAM_CSV_BYTES,
+    "put_provider": limits.MAX_REGISTRY_BYTES,
+    "import_registry": limits.MAX_IMPORT_CSV_BYTES,
+    "report_indicators": limits.MAX_INDICATORS_BYTES,
+    "import_indicators": limits.MAX_IMPORT_CSV_BYTES,
+}
+"""Each submitting route's body limit in bytes (docs/partners/README.md, "Size limits"), by
+route name: the route reads its body under it, and the request guard refuses a larger body
+naming it, before it is read."""
 
-async def _body(request: Request, limit: int, types: tuple[str, ...]) -> bytes:
+
+def body_limit_of(router: APIRouter) -> BodyLimit:
+    """The body limit of the router's route a request goes to (None: not a submitting one)."""
+    routes = [
+        (route.path_regex, route.methods or set(), BODY_LIMITS[route.name])
+        for route in router.routes
+        if isinstance(route, APIRoute) and route.name in BODY_LIMITS
+    ]
+
+    def limit(method: str, path: str) -> int | None:
+        for pattern, methods, bytes_ in routes:
+            if method in methods and pattern.match(path):
+                return bytes_
+        return None
+
+    return limit
+
+
+async def _body(request: Request, types: tuple[str, ...]) -> bytes:
     """The request body, refusing a wrong content type (415) or one over the limit (413)."""
+    limit = BODY_LIMITS[request.scope["route"].name]
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in types:
         raise Problem(
@@ -103,25 +136,15 @@ async def _body(request: Request, limit: int, types: tuple[str, ...]) -> bytes:
         )
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
+        raise too_large(limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise _too_large(limit)
+            raise too_large(limit)
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _too_large(limit: int) -> Problem:
-    return Problem(
-        413,
-        "too-large",
-        "The request body is too large",
-        detail=f"The limit is {limit} bytes; see docs/partners/README.md.",
-        errors=[{"code": "invalid_value", "detail": "body over the size limit"}],
-    )
 
 
 def _location(outcome: SubmissionOutcome) -> str:
@@ -257,7 +280,7 @@ def build_router(api: IntakeApi, keys: Callable[[], KeyStore]) -> APIRouter:
     async def submit_json(
         request: Request, principal: Principal, source: Source, fmt: PartnerFormat, key: str | None
     ) -> Response:
-        body = await _body(request, limits.MAX_JSON_SIGNAL_BYTES, _JSON)
+        body = await _body(request, _JSON)
         item = incoming(principal, source, body, request, key)
         outcome = await _in_transaction(
             api, lambda conn: api.service.submit_signal(conn, item, fmt)
@@ -306,7 +329,7 @@ def build_router(api: IntakeApi, keys: Callable[[], KeyStore]) -> APIRouter:
         principal: Annotated[Principal, Depends(require_scope(who, Scopes.ACCESS_TEAM))],
         idempotency_key: idem = None,
     ) -> Response:
-        body = await _body(request, limits.MAX_ACCESS_TEAM_CSV_BYTES, _CSV)
+        body = await _body(request, _CSV)
         item = incoming(principal, Source.ACCESS_TEAM, body, request, idempotency_key)
         outcome = await _in_transaction(
             api, lambda conn: api.service.submit_access_team_csv(conn, item)
@@ -326,7 +349,7 @@ def build_router(api: IntakeApi, keys: Callable[[], KeyStore]) -> APIRouter:
         principal: Annotated[Principal, Depends(require_scope(who, Scopes.REGISTRY))],
         idempotency_key: idem = None,
     ) -> Response:
-        body = await _body(request, limits.MAX_REGISTRY_BYTES, _JSON)
+        body = await _body(request, _JSON)
         item = incoming(principal, Source.CONTRACT_MANAGEMENT, body, request, idempotency_key)
         outcome = await _in_transaction(
             api, lambda conn: api.service.put_provider(conn, item, provider_id)
@@ -345,7 +368,7 @@ def build_router(api: IntakeApi, keys: Callable[[], KeyStore]) -> APIRouter:
         principal: Annotated[Principal, Depends(require_scope(who, Scopes.REGISTRY))],
         idempotency_key: idem = None,
     ) -> Response:
-        body = await _body(request, limits.MAX_IMPORT_CSV_BYTES, _CSV)
+        body = await _body(request, _CSV)
         item = incoming(principal, Source.CONTRACT_MANAGEMENT, body, request, idempotency_key)
         outcome = await _in_transaction(
             api, lambda conn: api.service.import_registry_csv(conn, item)
@@ -365,7 +388,7 @@ def build_router(api: IntakeApi, keys: Callable[[], KeyStore]) -> APIRouter:
         principal: Annotated[Principal, Depends(require_scope(who, Scopes.INDICATORS))],
         idempotency_key: idem = None,
     ) -> Response:
-        body = await _body(request, limits.MAX_INDICATORS_BYTES, _JSON)
+        body = await _body(request, _JSON)
         item = incoming(principal, Source.CONTRACT_MANAGEMENT, body, request, idempotency_key)
         outcome = await _in_transaction(
             api, lambda conn: api.service.report_indicators(conn, item, provider_id)
@@ -384,7 +407,7 @@ def build_router(api: IntakeApi, keys: Callable[[], KeyStore]) -> APIRouter:
         principal: Annotated[Principal, Depends(require_scope(who, Scopes.INDICATORS))],
         idempotency_key: idem = None,
     ) -> Response:
-        body = await _body(request, limits.MAX_IMPORT_CSV_BYTES, _CSV)
+        body = await _body(request, _CSV)
         item = incoming(principal, Source.CONTRACT_MANAGEMENT, body, request, idempotency_key)
         outcome = await _in_transaction(
             api, lambda conn: api.service.import_indicators_csv(conn, item)
