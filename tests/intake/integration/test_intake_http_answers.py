@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import AsyncIterator
 
+import asyncpg
 import pytest
 
 from intake.integration.support import EXAMPLES, Intake, registered
@@ -95,3 +97,59 @@ async def test_a_10_mb_igj_body_is_refused_naming_the_routes_own_256_kib_limit(
     assert problem["type"] == "urn:zicht:problem:too-large"
     assert problem["detail"] == "The limit is 262144 bytes."
     assert problem["limit_bytes"] == limits.MAX_JSON_SIGNAL_BYTES == 262_144
+
+
+async def _stored(intake: Intake, raw: bytes) -> asyncpg.Record:
+    """The submission stored with exactly these bytes (found by their digest)."""
+    row = await intake.pool.fetchrow(
+        "SELECT submission_id, raw, status, rejections FROM submissions WHERE content_digest = $1",
+        hashlib.sha256(raw).digest(),
+    )
+    assert row is not None, "the refused submission is kept raw"
+    return row
+
+
+async def test_an_igj_finding_with_a_nul_in_its_text_is_refused_and_kept_raw_byte_for_byte(
+    intake: Intake,
+) -> None:
+    body = _igj("IGJ-2026-008004")
+    body["omschrijving"] = "Synthetisch voorbeeld.\u0000 Daarna niets meer."
+    raw = json.dumps(body).encode()
+    assert b"\\u0000" in raw
+
+    answer = await intake.client.post(
+        "/v1/signals/igj", content=raw,
+        headers={**intake.auth("igj"), "Content-Type": "application/json"},
+    )  # fmt: skip
+
+    stored = await _stored(intake, raw)
+    assert bytes(stored["raw"]) == raw
+    assert stored["status"] == "rejected"
+    assert "NUL" in json.dumps(stored["rejections"])
+    assert answer.status_code == 400, answer.text
+    problem = answer.json()
+    assert problem["submission_id"] == str(stored["submission_id"])
+    [error] = problem["errors"]
+    assert error["code"] == "malformed_payload"
+    assert "NUL" in error["detail"]
+    assert error["pointer"] == "/omschrijving"
+
+
+async def test_an_access_team_csv_with_a_nul_byte_is_refused_and_kept_raw_byte_for_byte(
+    intake: Intake,
+) -> None:
+    raw = (EXAMPLES / "access-team.csv").read_bytes().replace(b"Synthetisch", b"Synth\x00etisch", 1)
+
+    answer = await intake.client.post(
+        "/v1/signals/access-team", content=raw,
+        headers={**intake.auth("access-team"), "Content-Type": "text/csv; charset=utf-8"},
+    )  # fmt: skip
+
+    stored = await _stored(intake, raw)
+    assert bytes(stored["raw"]) == raw
+    assert stored["status"] == "rejected"
+    assert answer.status_code == 400, answer.text
+    problem = answer.json()
+    assert problem["submission_id"] == str(stored["submission_id"])
+    assert [e["code"] for e in problem["errors"]] == ["malformed_payload"]
+    assert "NUL" in problem["errors"][0]["detail"]

@@ -164,6 +164,7 @@ class Detail:
     NOT_AN_OBJECT: Final = "the body must be one JSON object"
     TOO_DEEP: Final = "the JSON body is nested deeper than intake accepts"
     NOT_FINITE: Final = "a number is too large to be represented"
+    NUL_CHARACTER: Final = "a text value contains the NUL character (U+0000)"
 
     @staticmethod
     def too_large(limit_bytes: int) -> str:
