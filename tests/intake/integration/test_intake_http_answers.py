@@ -153,3 +153,36 @@ async def test_an_access_team_csv_with_a_nul_byte_is_refused_and_kept_raw_byte_f
     assert problem["submission_id"] == str(stored["submission_id"])
     assert [e["code"] for e in problem["errors"]] == ["malformed_payload"]
     assert "NUL" in problem["errors"][0]["detail"]
+
+
+@pytest.mark.parametrize(
+    ("path", "example", "role"),
+    [("/v1/signals/access-team", "access-team-invalid.csv", "access-team"),
+     ("/v1/providers/import", "registry-invalid.csv", "contract-management"),
+     ("/v1/indicators/import", "indicators-invalid.csv", "contract-management")],
+)  # fmt: skip
+async def test_a_csv_files_answer_and_status_name_each_part_by_its_row_in_the_file(
+    intake: Intake, path: str, example: str, role: str
+) -> None:
+    for provider in ("ozjt-000123", "ozjt-000456", "ozjt-000789"):
+        await registered(intake, provider)
+    body = (EXAMPLES / example).read_bytes()
+    data_rows = len(body.decode().splitlines()) - 1
+
+    answer = await intake.client.post(
+        path, content=body, headers={**intake.auth(role), "Content-Type": "text/csv"}
+    )
+    status = await intake.client.get(answer.headers["Location"], headers=intake.auth(role))
+
+    assert answer.status_code == 202, answer.text
+    answered = answer.json()["items"]
+    shown = status.json()["items"]
+    assert [item["row"] for item in answered] == [item["row"] for item in shown]
+    # Rows as a spreadsheet shows them: the header is row 1, data rows are 2 and up.
+    assert all(2 <= item["row"] <= data_rows + 1 for item in shown)
+    assert [item["status"] for item in answered] == [item["status"] for item in shown]
+    assert {item["status"] for item in shown} <= {"accepted", "needs_provider", "rejected"}
+    for item in shown:
+        for rejection in item.get("rejections", []):
+            # A rejection inside a part names a row of that part (never before its first row).
+            assert rejection["row"] >= item["row"]

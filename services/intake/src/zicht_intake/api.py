@@ -19,11 +19,12 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 
-from zicht_intake.domain import PartnerFormat, limits
+from zicht_intake.domain import ItemStatus, PartnerFormat, SubmissionStatus, limits
 from zicht_intake.service import (
     IDEMPOTENCY_KEY_HEADER,
     Incoming,
     IntakeService,
+    ItemResult,
     SubmissionOutcome,
     rejection_json,
 )
@@ -34,7 +35,7 @@ from zicht_runtime.problems import Problem, inline_refs, problem_responses
 from zicht_runtime.telemetry import commit_scope
 from zicht_schemas import Source
 
-__all__ = ["BODY_LIMITS", "Scopes", "body_limit_of", "build_router"]
+__all__ = ["BODY_LIMITS", "Scopes", "accepted_item", "body_limit_of", "build_router"]
 
 
 class Scopes:
@@ -62,11 +63,17 @@ class Accepted(BaseModel):
     """A stored submission: where to follow it."""
 
     submission_id: UUID = Field(description="Intake's id of the submission.")
-    status: str = Field(description="accepted, partially_accepted or rejected.")
+    status: SubmissionStatus = Field(
+        description="accepted, partially_accepted or rejected (docs/partners/README.md)."
+    )
     received_at: str = Field(description="When intake stored it (ISO 8601).")
     status_url: str = Field(description="Where to follow what becomes of it.")
     replayed: bool = Field(default=False, description="True when this repeats an earlier one.")
-    items: list[dict[str, Any]] = Field(default_factory=list, description="Result per part.")
+    items: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="A CSV file's result per part (row, partner_reference, status, signal_id, "
+        "provider_id, rejections); empty for a JSON submission (one part).",
+    )
 
 
 class ResolveProvider(BaseModel):
@@ -186,13 +193,16 @@ def _answer(outcome: SubmissionOutcome) -> Response:
         raise _invalid(outcome)
     if outcome.refused and len(outcome.items) <= 1 and outcome.rejections:
         raise _invalid(outcome)
+    # CSV parts are numbered by their row in the file (2 and up); a JSON submission's one part
+    # is 0 and is the submission itself.
+    rows = any(item.item_no > 0 for item in outcome.items)
     body = Accepted(
         submission_id=outcome.submission_id,
-        status=outcome.status,
+        status=SubmissionStatus(outcome.status),
         received_at=outcome.received_at.isoformat(),
         status_url=location,
         replayed=outcome.replayed,
-        items=[_item_json(item) for item in outcome.items] if len(outcome.items) > 1 else [],
+        items=[accepted_item(item) for item in outcome.items] if rows else [],
     )
     return JSONResponse(
         body.model_dump(mode="json"),
@@ -216,12 +226,15 @@ def _invalid(outcome: SubmissionOutcome) -> Problem:
     )
 
 
-def _item_json(item: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {"item": item.item_no, "status": item.status}
+def accepted_item(item: ItemResult) -> dict[str, Any]:
+    """One part of a CSV submission as the ``202`` answer lists it (fields as in the status)."""
+    data: dict[str, Any] = {"row": item.item_no, "status": ItemStatus(item.status).value}
     if item.partner_reference:
         data["partner_reference"] = item.partner_reference
     if item.signal_id:
         data["signal_id"] = str(item.signal_id)
+    if item.provider_id:
+        data["provider_id"] = item.provider_id
     if item.rejections:
         data["rejections"] = [rejection_json(r) for r in item.rejections]
     return data
@@ -442,7 +455,11 @@ def build_router(api: IntakeApi, keys: Callable[[], KeyStore]) -> APIRouter:
         partner_reference: Annotated[str | None, Query(max_length=200)] = None,
         status: Annotated[
             str | None,
-            Query(pattern="^(received|accepted|partially_accepted|rejected|needs_provider)$"),
+            Query(
+                pattern=f"^({'|'.join([*SubmissionStatus, ItemStatus.NEEDS_PROVIDER])})$",
+                description="A submission status, or needs_provider: some signal waits for "
+                "its provider.",
+            ),
         ] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         provider_id: Annotated[str | None, Query(max_length=64)] = None,

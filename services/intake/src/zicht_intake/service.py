@@ -572,7 +572,9 @@ class IntakeService:
                 conn, incoming, submission_id, None, now, parsed, publish=False
             )
         items = []
-        for no, part in enumerate(parsed, start=1):
+        for part in parsed:
+            # A part is numbered by its first row in the file, as the partner sees it there.
+            no = part.rows[0]
             if isinstance(part.result, Refusal):
                 item = ItemResult(
                     no,

@@ -54,6 +54,7 @@ from zicht_intake.domain.signals import (
     parse_access_team_csv,
     reference_of,
 )
+from zicht_intake.domain.statuses import ItemStatus, SubmissionStatus
 from zicht_intake.domain.validation import (
     PartnerFormat,
     canonical_json,
@@ -72,6 +73,7 @@ __all__ = [
     "IndicatorsCsvReport",
     "IntakeWarning",
     "InvolvedPerson",
+    "ItemStatus",
     "PartnerContact",
     "PartnerFormat",
     "ProviderHint",
@@ -83,6 +85,7 @@ __all__ = [
     "RegistryProvider",
     "Rejection",
     "SignalDraft",
+    "SubmissionStatus",
     "WarningCode",
     "canonical_json",
     "complete",
