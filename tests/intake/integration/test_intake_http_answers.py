@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 
 from intake.integration.support import EXAMPLES, Intake, registered
+from zicht_intake.api import ROLES
 from zicht_intake.domain import limits
+from zicht_runtime.auth import KeyStore
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -186,3 +189,73 @@ async def test_a_csv_files_answer_and_status_name_each_part_by_its_row_in_the_fi
         for rejection in item.get("rejections", []):
             # A rejection inside a part names a row of that part (never before its first row).
             assert rejection["row"] >= item["row"]
+
+
+async def _signal_with_free_text(intake: Intake, reference: str) -> tuple[str, str]:
+    """Submit an IGJ finding; its signal id and the omschrijving it was sent with."""
+    await registered(intake, "ozjt-000456")
+    body = _igj(reference)
+    answer = await intake.client.post(
+        "/v1/signals/igj", content=json.dumps(body).encode(),
+        headers={**intake.auth("igj"), "Content-Type": "application/json"},
+    )  # fmt: skip
+    assert answer.status_code == 202, answer.text
+    status = await intake.client.get(answer.headers["Location"], headers=intake.auth("igj"))
+    return status.json()["items"][0]["signal_id"], str(body["omschrijving"])
+
+
+async def _key(intake: Intake, party: str, scopes: list[str]) -> dict[str, str]:
+    issued = await KeyStore(intake.pool).create(party, scopes)
+    return {"Authorization": f"Bearer {issued.secret}"}
+
+
+async def test_a_supervisor_reads_a_signals_free_text_and_the_read_is_logged(
+    intake: Intake,
+) -> None:
+    signal_id, omschrijving = await _signal_with_free_text(intake, "IGJ-2026-008005")
+    supervisor = await _key(intake, "toezicht-twente", list(ROLES["supervisor"]))
+
+    answer = await intake.client.get(f"/v1/signals/{signal_id}/free-text", headers=supervisor)
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["free_text"] == omschrijving
+    assert answer.json()["source"] == "igj"
+    reads = await intake.pool.fetch(
+        "SELECT actor, purpose FROM processing_log "
+        "WHERE signal_id = $1 AND action = 'read free text of a signal'",
+        uuid.UUID(signal_id),
+    )
+    assert [r["actor"] for r in reads] == ["supervisor:toezicht-twente"]
+    assert reads[0]["purpose"]
+
+
+async def test_a_key_without_the_free_text_scope_may_not_read_a_signals_free_text(
+    intake: Intake,
+) -> None:
+    signal_id, _ = await _signal_with_free_text(intake, "IGJ-2026-008006")
+
+    by_operator = await intake.client.get(
+        f"/v1/signals/{signal_id}/free-text", headers=intake.auth("operator")
+    )
+    by_signaller = await intake.client.get(
+        f"/v1/signals/{signal_id}/free-text", headers=intake.auth("igj")
+    )
+
+    assert by_operator.status_code == 403, by_operator.text
+    assert by_signaller.status_code == 403, by_signaller.text
+    assert by_operator.headers["content-type"] == "application/problem+json"
+    logged = await intake.pool.fetchval(
+        "SELECT count(*) FROM processing_log "
+        "WHERE signal_id = $1 AND action = 'read free text of a signal'",
+        uuid.UUID(signal_id),
+    )
+    assert logged == 0
+
+
+async def test_reading_the_free_text_of_an_unknown_signal_is_not_found(intake: Intake) -> None:
+    supervisor = await _key(intake, "toezicht-twente", list(ROLES["supervisor"]))
+
+    answer = await intake.client.get(f"/v1/signals/{uuid.uuid4()}/free-text", headers=supervisor)
+
+    assert answer.status_code == 404, answer.text
+    assert answer.json()["title"] == "No such signal"  # the route's answer, not "no such route"

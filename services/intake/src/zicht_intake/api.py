@@ -47,6 +47,8 @@ class Scopes:
     REGISTRY = "registry:write"
     INDICATORS = "indicators:write"
     OPERATOR = "operator"
+    FREE_TEXT = "signals:free_text"
+    """Read the free text partners wrote with signals (the region's supervisors alone)."""
 
 
 ROLES: dict[str, tuple[str, ...]] = {
@@ -55,6 +57,7 @@ ROLES: dict[str, tuple[str, ...]] = {
     "access-team": (Scopes.ACCESS_TEAM,),
     "contract-management": (Scopes.REGISTRY, Scopes.INDICATORS),
     "operator": (Scopes.OPERATOR,),
+    "supervisor": (Scopes.FREE_TEXT,),
 }
 """The named sets of scopes ``python -m zicht_intake keys create --role`` hands out."""
 
@@ -73,6 +76,18 @@ class Accepted(BaseModel):
         default_factory=list,
         description="A CSV file's result per part (row, partner_reference, status, signal_id, "
         "provider_id, rejections); empty for a JSON submission (one part).",
+    )
+
+
+class FreeText(BaseModel):
+    """The free text a partner wrote with a signal, as intake keeps it (BSNs masked)."""
+
+    signal_id: UUID = Field(description="Zicht's id of the signal.")
+    submission_id: UUID = Field(description="The submission the signal came in.")
+    source: Source = Field(description="Who signalled.")
+    free_text: str | None = Field(
+        description="omschrijving, summary or toelichting, nine-digit BSNs replaced by [BSN]; "
+        "null when the partner wrote none."
     )
 
 
@@ -477,6 +492,8 @@ def build_router(api: IntakeApi, keys: Callable[[], KeyStore]) -> APIRouter:
             )
         return {"submissions": items}
 
+    _add_free_text_route(router, api, who)
+
     @router.post(
         "/submissions/{submission_id}/provider",
         summary="An operator names the provider of a signal waiting as needs provider",
@@ -515,6 +532,36 @@ def build_router(api: IntakeApi, keys: Callable[[], KeyStore]) -> APIRouter:
         return {"submission_id": str(submission_id), "resolved": [str(s) for s in done]}
 
     return router
+
+
+def _add_free_text_route(
+    router: APIRouter, api: IntakeApi, who: Callable[[Request], Awaitable[Principal]]
+) -> None:
+    """The supervisors' route: the free text of one signal, each read in the processing log."""
+
+    @router.get(
+        "/signals/{signal_id}/free-text",
+        summary="A supervisor reads the free text of one signal (every read is logged)",
+        responses=problem_responses(401, 403, 404, 422),
+    )
+    async def read_free_text(
+        signal_id: UUID,
+        principal: Annotated[
+            Principal, Depends(require_scope(who, Scopes.FREE_TEXT, code="forbidden"))
+        ],
+    ) -> FreeText:
+        async with api.pool().acquire() as conn, conn.transaction():
+            found = await api.service.read_free_text(
+                conn, signal_id, reader=f"supervisor:{principal.party_id}"
+            )
+        if found is None:
+            raise Problem(404, "not-found", "No such signal")
+        return FreeText(
+            signal_id=found.signal_id,
+            submission_id=found.submission_id,
+            source=Source(found.source),
+            free_text=found.free_text,
+        )
 
 
 def _provider_id_path() -> Any:

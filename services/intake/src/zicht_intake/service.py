@@ -439,6 +439,29 @@ class IntakeService:
         await write_events(conn, cloud)
         return cloud.id
 
+    # --- supervisors ----------------------------------------------------------------------
+
+    async def read_free_text(
+        self, conn: DbConnection, signal_id: UUID, *, reader: str
+    ) -> db.StoredFreeText | None:
+        """A signal's free text for a supervisor; every read is logged, in the same transaction.
+
+        None when there is no such signal (nothing was read, so nothing is logged).
+        """
+        found = await db.signal_free_text(conn, signal_id)
+        if found is None:
+            return None
+        await db.log_processing(
+            conn,
+            actor=reader,
+            action="read free text of a signal",
+            purpose=_PURPOSE,
+            submission_id=found.submission_id,
+            signal_id=signal_id,
+            trace_id=_trace_id(),
+        )
+        return found
+
     # --- operators ------------------------------------------------------------------------
 
     async def resolve_provider(

@@ -21,6 +21,7 @@ from zicht_schemas import CareService
 __all__ = [
     "ItemRow",
     "SignalRow",
+    "StoredFreeText",
     "StoredSubmission",
     "SubmissionRow",
     "find_signal_by_reference",
@@ -30,6 +31,7 @@ __all__ = [
     "insert_submission",
     "log_processing",
     "registry_candidates",
+    "signal_free_text",
 ]
 
 
@@ -414,6 +416,27 @@ async def save_provider(
             """,
             rows,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFreeText:
+    """The free text a partner wrote with a signal (masked), and where the signal came from."""
+
+    signal_id: UUID
+    submission_id: UUID
+    source: str
+    free_text: str | None
+
+
+async def signal_free_text(conn: DbConnection, signal_id: UUID) -> StoredFreeText | None:
+    """A signal's free text, or None when there is no such signal."""
+    row = await conn.fetchrow(
+        "SELECT signal_id, submission_id, source, free_text FROM signals WHERE signal_id = $1",
+        signal_id,
+    )
+    if row is None:
+        return None
+    return StoredFreeText(row["signal_id"], row["submission_id"], row["source"], row["free_text"])
 
 
 async def log_processing(
