@@ -25,7 +25,7 @@ from pydantic import BaseModel
 
 from zicht_runtime.consumer import BatchProcessor, EventHandler, RecordBatchProcessor, RecordHandler
 from zicht_runtime.db import create_pool
-from zicht_runtime.guard import RequestGuard
+from zicht_runtime.guard import BodyLimit, RequestGuard
 from zicht_runtime.health import ReadinessCheck, health_router, metrics_router
 from zicht_runtime.kafka import (
     AiokafkaSender,
@@ -284,9 +284,14 @@ def create_service_app(
     title: str,
     routers: Sequence[APIRouter] = (),
     on_started: Callable[[], Awaitable[None]] | None = None,
+    body_limit: BodyLimit | None = None,
     **app_options: Any,
 ) -> FastAPI:
-    """The service's FastAPI app: its routers, health, telemetry, and the kit's lifespan."""
+    """The service's FastAPI app: its routers, health, telemetry, and the kit's lifespan.
+
+    ``body_limit`` gives the routes' own (lower) body limits, so a body over one is refused
+    naming that limit before it is read.
+    """
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -300,7 +305,9 @@ def create_service_app(
 
     app = FastAPI(title=title, lifespan=lifespan, **app_options)
     install_problem_handlers(app)
-    app.add_middleware(RequestGuard, max_body_bytes=kit.settings.max_request_bytes)
+    app.add_middleware(
+        RequestGuard, max_body_bytes=kit.settings.max_request_bytes, body_limit=body_limit
+    )
     for router in routers:
         app.include_router(router)
     app.include_router(health_router(kit.readiness_checks()))

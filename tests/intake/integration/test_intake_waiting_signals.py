@@ -159,7 +159,7 @@ async def test_a_signal_stored_as_a_json_string_by_an_earlier_version_is_release
     assert await _item_status(intake, submission) == "needs_provider"  # the old defect
 
     # The upgrade: the migration unwraps stored strings, the sweep at start releases.
-    sql = (Path(MIGRATIONS) / "0003_jsonb_objects.sql").read_text(encoding="utf-8")
+    sql = (Path(MIGRATIONS) / "0004_jsonb_objects.sql").read_text(encoding="utf-8")
     async with intake.pool.acquire() as conn:
         await conn.execute(sql)
         kinds = await conn.fetch("SELECT DISTINCT jsonb_typeof(draft) AS kind FROM signals")

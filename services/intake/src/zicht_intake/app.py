@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
 from zicht_intake.adapters.clock import SystemClock
-from zicht_intake.api import IntakeApi, build_router
+from zicht_intake.api import IntakeApi, body_limit_of, build_router
 from zicht_intake.config import (
     MIN_PSEUDONYM_KEY_LENGTH,
     PUBLIC_PSEUDONYM_KEYS,
@@ -140,6 +140,7 @@ def create_app(
         kit,
         title="Zicht intake",
         routers=[router],
+        body_limit=body_limit_of(router),
         version="1",
         description="Partners submit signals about care providers in their own formats; "
         "contract management keeps the provider registry. See docs/partners/.",

@@ -29,6 +29,7 @@ from zicht_intake.domain import (
     Refusal,
     Rejection,
     SignalDraft,
+    canonical_json,
     complete,
     identify,
     normalise_igj,
@@ -58,6 +59,7 @@ from zicht_schemas import (
 )
 
 __all__ = [
+    "IDEMPOTENCY_KEY_HEADER",
     "Incoming",
     "IntakeService",
     "ItemResult",
@@ -73,6 +75,9 @@ _NAMESPACE = uuid.UUID("6a1f3c2e-5b7d-4e8f-9a0b-1c2d3e4f5a6b")
 _PURPOSE = "supervision of Wmo 2015 and Jeugdwet care: signal intake"
 _DRAFT = TypeAdapter(SignalDraft)
 
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+"""The HTTP header a partner may name a submission by, to retry it safely."""
+
 
 class SubmissionKind:
     """What a submission holds; one reference space per kind and partner."""
@@ -83,6 +88,9 @@ class SubmissionKind:
     REGISTRY_CSV = "registry_csv"
     INDICATORS = "indicators"
     INDICATORS_CSV = "indicators_csv"
+
+
+_JSON_KINDS = frozenset({SubmissionKind.SIGNAL, SubmissionKind.REGISTRY, SubmissionKind.INDICATORS})
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +147,20 @@ def _digest(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
 
 
+def _canonical_digest(kind: str, body: bytes) -> bytes | None:
+    """The digest of a JSON body's canonical form; None for CSV and for what is no JSON."""
+    canonical = canonical_json(body) if kind in _JSON_KINDS else None
+    return None if canonical is None else _digest(canonical)
+
+
+def _same_content(earlier: db.StoredSubmission, kind: str, body: bytes) -> bool:
+    """Whether a resubmission holds what the earlier one held: the same JSON, however written."""
+    canonical = _canonical_digest(kind, body)
+    if canonical is not None and earlier.canonical_digest is not None:
+        return canonical == earlier.canonical_digest
+    return earlier.content_digest == _digest(body)
+
+
 def _trace_id() -> str | None:
     context = trace.get_current_span().get_span_context()
     return f"{context.trace_id:032x}" if context.is_valid else None
@@ -153,7 +175,20 @@ def rejection_json(rejection: Rejection) -> dict[str, Any]:
         item["row"] = rejection.row
     if rejection.column is not None:
         item["column"] = rejection.column
+    if rejection.header is not None:
+        item["header"] = rejection.header
     return item
+
+
+def _reused_idempotency_key() -> Rejection:
+    from zicht_schemas import RejectionCode  # noqa: PLC0415  # keeps the top import list short
+
+    return Rejection(
+        RejectionCode.DUPLICATE_REFERENCE,
+        "this Idempotency-Key was used before with a different body; a new submission needs "
+        "a new key",
+        header=IDEMPOTENCY_KEY_HEADER,
+    )
 
 
 def _duplicate_reference(pointer: str | None = None, row: int | None = None) -> Rejection:
@@ -404,6 +439,29 @@ class IntakeService:
         await write_events(conn, cloud)
         return cloud.id
 
+    # --- supervisors ----------------------------------------------------------------------
+
+    async def read_free_text(
+        self, conn: DbConnection, signal_id: UUID, *, reader: str
+    ) -> db.StoredFreeText | None:
+        """A signal's free text for a supervisor; every read is logged, in the same transaction.
+
+        None when there is no such signal (nothing was read, so nothing is logged).
+        """
+        found = await db.signal_free_text(conn, signal_id)
+        if found is None:
+            return None
+        await db.log_processing(
+            conn,
+            actor=reader,
+            action="read free text of a signal",
+            purpose=_PURPOSE,
+            submission_id=found.submission_id,
+            signal_id=signal_id,
+            trace_id=_trace_id(),
+        )
+        return found
+
     # --- operators ------------------------------------------------------------------------
 
     async def resolve_provider(
@@ -542,7 +600,8 @@ class IntakeService:
     ) -> SubmissionOutcome:
         """Replace a provider's registry entry; publish it when it changed."""
         now = self.clock.now()
-        reference = f"{provider_id}@{_digest(incoming.body).hex()[:16]}"
+        content = _canonical_digest(SubmissionKind.REGISTRY, incoming.body)
+        reference = f"{provider_id}@{(content or _digest(incoming.body)).hex()[:16]}"
         earlier = await self._earlier(conn, incoming, SubmissionKind.REGISTRY, reference, now)
         if earlier is not None:
             return earlier
@@ -596,7 +655,9 @@ class IntakeService:
                 conn, incoming, submission_id, None, now, parsed, publish=False
             )
         items = []
-        for no, part in enumerate(parsed, start=1):
+        for part in parsed:
+            # A part is numbered by its first row in the file, as the partner sees it there.
+            no = part.rows[0]
             if isinstance(part.result, Refusal):
                 item = ItemResult(
                     no,
@@ -798,7 +859,7 @@ class IntakeService:
         )
         if earlier is None:
             return None
-        if earlier.content_digest == _digest(incoming.body):
+        if _same_content(earlier, kind, incoming.body):
             return SubmissionOutcome(
                 earlier.submission_id,
                 earlier.status,
@@ -806,10 +867,13 @@ class IntakeService:
                 replayed=True,
                 stored_errors=tuple(earlier.rejections),
             )
-        # Same reference, other content: refused, but the raw submission is kept.
+        # Same key or reference, other content: refused, but the raw submission is kept.
         submission_id = uuid.uuid4()
-        pointer = "/" + _reference_field(incoming.source) if reference else None
-        refusal = Refusal((_duplicate_reference(pointer),))
+        if earlier.by_key:
+            refusal = Refusal((_reused_idempotency_key(),))
+        else:
+            pointer = "/" + _reference_field(incoming.source) if reference else None
+            refusal = Refusal((_duplicate_reference(pointer),))
         await self._store_raw(
             conn, incoming, kind, None, submission_id, now, keep_idempotency_key=False
         )
@@ -846,6 +910,7 @@ class IntakeService:
                 # A refused conflicting resubmission does not take the key of the first.
                 idempotency_key=incoming.idempotency_key if keep_idempotency_key else None,
                 content_digest=_digest(incoming.body),
+                canonical_digest=_canonical_digest(kind, incoming.body),
                 content_type=incoming.content_type,
                 raw=incoming.body,
                 received_at=now,

@@ -20,6 +20,7 @@ from zicht_schemas import CareService
 __all__ = [
     "ItemRow",
     "SignalRow",
+    "StoredFreeText",
     "StoredSubmission",
     "SubmissionRow",
     "find_signal_by_reference",
@@ -29,6 +30,7 @@ __all__ = [
     "insert_submission",
     "log_processing",
     "registry_candidates",
+    "signal_free_text",
 ]
 
 
@@ -52,6 +54,8 @@ class SubmissionRow:
     kafka_topic: str | None = None
     kafka_partition: int | None = None
     kafka_offset: int | None = None
+    canonical_digest: bytes | None = None
+    """The digest of the body's canonical JSON; None when the body is no JSON document."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,9 +64,12 @@ class StoredSubmission:
 
     submission_id: UUID
     content_digest: bytes
+    canonical_digest: bytes | None
     status: str
     received_at: datetime
     rejections: list[dict[str, Any]]
+    by_key: bool
+    """Found by the request's idempotency key (else by the partner reference)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +117,8 @@ async def find_submission(
     """The partner's earlier submission with this idempotency key or reference, if any."""
     row = await conn.fetchrow(
         """
-        SELECT submission_id, content_digest, status, received_at, rejections
+        SELECT submission_id, content_digest, canonical_digest, status, received_at, rejections,
+               coalesce(idempotency_key = $4, false) AS by_key
         FROM submissions
         WHERE partner_id = $1
           AND (($4::text IS NOT NULL AND idempotency_key = $4)
@@ -129,9 +137,13 @@ async def find_submission(
     return StoredSubmission(
         submission_id=row["submission_id"],
         content_digest=bytes(row["content_digest"]),
+        canonical_digest=None
+        if row["canonical_digest"] is None
+        else bytes(row["canonical_digest"]),
         status=row["status"],
         received_at=row["received_at"],
         rejections=row["rejections"],
+        by_key=row["by_key"],
     )
 
 
@@ -141,8 +153,10 @@ async def insert_submission(conn: DbConnection, sub: SubmissionRow, status: str)
         """
         INSERT INTO submissions (submission_id, partner_id, key_id, source, kind, channel,
             partner_reference, idempotency_key, content_digest, content_type, raw,
-            received_at, status, trace_id, kafka_topic, kafka_partition, kafka_offset)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+            received_at, status, trace_id, kafka_topic, kafka_partition, kafka_offset,
+            canonical_digest)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                $18)
         """,
         sub.submission_id,
         sub.partner_id,
@@ -161,6 +175,7 @@ async def insert_submission(conn: DbConnection, sub: SubmissionRow, status: str)
         sub.kafka_topic,
         sub.kafka_partition,
         sub.kafka_offset,
+        sub.canonical_digest,
     )
 
 
@@ -400,6 +415,27 @@ async def save_provider(
             """,
             rows,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFreeText:
+    """The free text a partner wrote with a signal (masked), and where the signal came from."""
+
+    signal_id: UUID
+    submission_id: UUID
+    source: str
+    free_text: str | None
+
+
+async def signal_free_text(conn: DbConnection, signal_id: UUID) -> StoredFreeText | None:
+    """A signal's free text, or None when there is no such signal."""
+    row = await conn.fetchrow(
+        "SELECT signal_id, submission_id, source, free_text FROM signals WHERE signal_id = $1",
+        signal_id,
+    )
+    if row is None:
+        return None
+    return StoredFreeText(row["signal_id"], row["submission_id"], row["source"], row["free_text"])
 
 
 async def log_processing(
