@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from zicht_runtime.migrations import RUNTIME_MIGRATIONS, apply_migrations
 from zicht_runtime.ops import Counts, ops_router
 from zicht_runtime.outbox import OutboxRelay, follow_broker_cluster
 from zicht_runtime.problems import install_problem_handlers
+from zicht_runtime.retention import Purge, kit_purges, purge_loop
 from zicht_runtime.settings import ServiceSettings
 from zicht_runtime.telemetry import Telemetry, setup_telemetry
 from zicht_schemas import dead_letter_topic, source_urn
@@ -88,6 +90,9 @@ class ServiceKit:
     background: Sequence[BackgroundLoop] = ()
     """Loops the service runs beside its consumers (e.g. a daily re-evaluation); each gets
     the pool and an event that is set when the service stops."""
+    purges: Mapping[str, Purge] = field(default_factory=dict)
+    """The service's own purges of what is past its retention, run with the kit's (outbox,
+    inbox, dead letters) every ``purge_interval_s`` (see :mod:`zicht_runtime.retention`)."""
     counts: Counts | None = None
     """The service's business counts for ``GET /v1/ops/flow`` (see :mod:`zicht_runtime.ops`)."""
     telemetry: Telemetry = field(init=False)
@@ -232,6 +237,14 @@ class ServiceKit:
             )
             for n, loop in enumerate(self.background)
         ]
+        if settings.purge_interval_s > 0:
+            purges = {**kit_purges(settings), **self.purges}
+            loop = purge_loop(purges, settings.purge_interval_s, lambda: datetime.now(UTC))
+            self._background_tasks.append(
+                asyncio.create_task(
+                    _supervised(loop, self.pool, self._stop, name="purge"), name="background-purge"
+                )
+            )
 
     async def stop(self) -> None:
         """Stop consuming, let the relay finish its round, close everything.

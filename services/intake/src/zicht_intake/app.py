@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Coroutine
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import asyncpg
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
+from zicht_intake.adapters import postgres as db
 from zicht_intake.adapters.clock import SystemClock
 from zicht_intake.api import IntakeApi, body_limit_of, build_router
 from zicht_intake.config import (
@@ -26,7 +28,9 @@ from zicht_intake.handlers import build_consumers, build_record_consumers
 from zicht_intake.ports import Clock
 from zicht_intake.service import IntakeService
 from zicht_runtime.auth import KeyStore
+from zicht_runtime.db import DbConnection
 from zicht_runtime.kit import ServiceKit, create_service_app
+from zicht_runtime.retention import Purge, delete_older
 from zicht_schemas import source_urn, topics
 
 __all__ = [
@@ -36,6 +40,7 @@ __all__ = [
     "create_broker",
     "create_kit",
     "create_service",
+    "intake_purges",
     "pseudonym_key",
 ]
 
@@ -99,6 +104,20 @@ def _waiting_sweep(
     return loop
 
 
+def intake_purges(settings: IntakeSettings) -> dict[str, Purge]:
+    """Intake's own retention: raw bodies (BSNs in clear), then the processing log."""
+
+    async def raw_submissions(conn: DbConnection, now: datetime) -> int:
+        before = now - timedelta(days=settings.raw_retention_days)
+        return await db.purge_raw_submissions(conn, before, now)
+
+    async def processing_log(conn: DbConnection, now: datetime) -> int:
+        before = now - timedelta(days=settings.processing_log_retention_days)
+        return await delete_older(conn, "processing_log", "at", before)
+
+    return {"raw_submissions": raw_submissions, "processing_log": processing_log}
+
+
 def create_kit(settings: IntakeSettings, service: IntakeService | None = None) -> ServiceKit:
     """Wire the service's use cases to Postgres and Kafka through the shared kit."""
     service = service or create_service(settings)
@@ -115,6 +134,7 @@ def create_kit(settings: IntakeSettings, service: IntakeService | None = None) -
         ],
         compacted=[topics.PROVIDER_REGISTERED],
         background=[_waiting_sweep(service, settings.waiting_sweep_interval_s)],
+        purges=intake_purges(settings),
         counts=business_counts,
     )
 

@@ -55,7 +55,15 @@ class IntakeSettings(ServiceSettings):
         description="Partner id (and team) of files on partner.access-team.v1.",
     )
     raw_retention_days: int = Field(
-        default=30, ge=1, description="Days a raw submission is kept after processing."
+        default=30,
+        ge=1,
+        description="Days a raw submission (BSNs in clear) is kept after processing; then its "
+        "body is removed, its receipt and digests stay.",
+    )
+    processing_log_retention_days: int = Field(
+        default=365,
+        ge=1,
+        description="Days a line of the processing log (who did what with personal data) is kept.",
     )
     waiting_sweep_interval_s: float = Field(
         default=60.0,

@@ -15,6 +15,7 @@ from uuid import UUID
 
 from zicht_intake.domain import RegistryLocation, RegistryProvider
 from zicht_runtime.db import DbConnection
+from zicht_runtime.retention import BATCH as PURGE_BATCH
 from zicht_schemas import CareService
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "insert_signal",
     "insert_submission",
     "log_processing",
+    "purge_raw_submissions",
     "registry_candidates",
     "signal_free_text",
 ]
@@ -461,3 +463,29 @@ async def log_processing(
         signal_id,
         trace_id,
     )
+
+
+async def purge_raw_submissions(conn: DbConnection, before: datetime, now: datetime) -> int:
+    """Remove the raw body of submissions received before ``before``, batch by batch.
+
+    The row stays: its receipt (partner, reference, time, status, reasons) and its digests,
+    so a later question about the submission, and a partner's retry of it, are still
+    answered; ``purged_at`` says when the body went.
+    """
+    purged = 0
+    while True:
+        status = await conn.execute(
+            """
+            UPDATE submissions SET raw = NULL, purged_at = $2
+            WHERE submission_id = ANY(ARRAY(
+                SELECT submission_id FROM submissions
+                WHERE raw IS NOT NULL AND received_at < $1 LIMIT $3))
+            """,
+            before,
+            now,
+            PURGE_BATCH,
+        )
+        done = int(status.split()[-1])
+        purged += done
+        if done < PURGE_BATCH:
+            return purged
