@@ -82,6 +82,12 @@ async def _growth(quick: bool) -> list[Result]:
     return [await growth(quick=quick)]
 
 
+async def _restart(quick: bool) -> list[Result]:
+    from bench.restart import run as restart  # noqa: PLC0415 - loaded when run
+
+    return [await restart(quick=quick)]
+
+
 BENCHMARKS: Final[tuple[str, ...]] = (
     "raw_chain",
     "throughput",
@@ -90,6 +96,7 @@ BENCHMARKS: Final[tuple[str, ...]] = (
     "intake",
     "replay",
     "growth",
+    "restart",
 )
 """In the order a full run takes them: the raw chain first, so the throughput figures of the
 same run have their ratio (it copies the message sizes of the last throughput run); footprint
@@ -101,6 +108,7 @@ _RUNNERS: Final[dict[str, Runner]] = {
     "intake": _intake,
     "replay": _replay,
     "growth": _growth,
+    "restart": _restart,
 }
 
 

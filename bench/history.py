@@ -187,11 +187,8 @@ class Stores:
                 """
                 CREATE TEMP TABLE bench_templates ON COMMIT DROP AS
                 SELECT row_number() OVER (ORDER BY s.signal_id) - 1 AS k,
-                       -- Triage keeps each document as a JSON string inside jsonb (its
-                       -- codec encodes the text it is given); unwrapped here to edit the
-                       -- ids, wrapped again as it stores them.
-                       (s.data #>> '{}')::jsonb AS data, a.framework_version, a.outcome,
-                       a.strategy, a.priority, a.context, (a.decision #>> '{}')::jsonb AS decision
+                       s.data, a.framework_version, a.outcome,
+                       a.strategy, a.priority, a.context, a.decision
                 FROM signals s JOIN assessments a USING (signal_id)
                 WHERE s.provider_id = $1 AND a.current
                 """,
@@ -216,10 +213,10 @@ class Stores:
                 INSERT INTO signals (signal_id, provider_id, occurred_at, received_at, event_id,
                                      data)
                 SELECT i.sid, i.provider_id, i.occurred_at, i.occurred_at, 'bench-' || i.sid,
-                       to_jsonb(jsonb_set(jsonb_set(jsonb_set(t.data, '{{signal_id}}',
+                       jsonb_set(jsonb_set(jsonb_set(t.data, '{{signal_id}}',
                            to_jsonb(i.sid::text)), '{{provider,provider_id}}',
                            to_jsonb(i.provider_id)), '{{occurred_at}}',
-                           to_jsonb(i.occurred_at))::text)
+                           to_jsonb(i.occurred_at))
                 FROM bench_ids i JOIN bench_templates t ON t.k = i.g % {templates}
                 """  # noqa: S608 - a count from the database, not input
             )
@@ -230,11 +227,11 @@ class Stores:
                     context, decision)
                 SELECT i.aid, i.sid, i.provider_id, t.framework_version, t.outcome, t.strategy,
                        t.priority, i.occurred_at, i.occurred_at, t.context,
-                       to_jsonb(jsonb_set(jsonb_set(jsonb_set(jsonb_set(t.decision,
+                       jsonb_set(jsonb_set(jsonb_set(jsonb_set(t.decision,
                            '{{assessment_id}}', to_jsonb(i.aid::text)),
                            '{{signal_id}}', to_jsonb(i.sid::text)),
                            '{{provider_id}}', to_jsonb(i.provider_id)),
-                           '{{occurred_at}}', to_jsonb(i.occurred_at))::text)
+                           '{{occurred_at}}', to_jsonb(i.occurred_at))
                 FROM bench_ids i JOIN bench_templates t ON t.k = i.g % {templates}
                 """  # noqa: S608 - a count from the database, not input
             )

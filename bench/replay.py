@@ -81,8 +81,8 @@ async def _reassess(stores_: Stores) -> dict[str, float]:
     framework = bench_framework()
     async with stores_.triage_pool.acquire() as conn:
         rows = await conn.fetch(
-            "SELECT s.data, a.context FROM assessments a JOIN signals s USING (signal_id) "
-            "WHERE a.current LIMIT 5000"
+            "SELECT s.data::text AS data, a.context "
+            "FROM assessments a JOIN signals s USING (signal_id) WHERE a.current LIMIT 5000"
         )
     began = time.perf_counter()
     report = await stores_.triage.reassess(stores_.triage_pool, framework)
@@ -99,7 +99,7 @@ async def _reassess(stores_: Stores) -> dict[str, float]:
             prior_signals_12_months=int(str(c["prior_signals_12_months"])),
         )
         for _, raw in parsed
-        for c in [_json(raw)]
+        for c in [_object(raw)]
     ]
     began = time.perf_counter()
     for (facts, _), context in zip(parsed, contexts, strict=True):
@@ -113,11 +113,8 @@ async def _reassess(stores_: Stores) -> dict[str, float]:
     }
 
 
-def _json(raw: object) -> dict[str, object]:
-    import json  # noqa: PLC0415 - only for triage's JSON-in-a-string columns
-
-    value = json.loads(raw) if isinstance(raw, str) else raw
-    return value if isinstance(value, dict) else {}
+def _object(raw: object) -> dict[str, object]:
+    return raw if isinstance(raw, dict) else {}
 
 
 async def run(*, quick: bool) -> Result:

@@ -18,7 +18,16 @@ __all__ = ["DOC", "generated", "write_report"]
 DOC: Final = ROOT / "docs" / "performance.md"
 START: Final = "<!-- bench:generated:start (python -m bench report rewrites this part) -->"
 END: Final = "<!-- bench:generated:end -->"
-ORDER: Final = ("raw_chain", "throughput", "latency", "intake", "replay", "growth", "footprint")
+ORDER: Final = (
+    "raw_chain",
+    "throughput",
+    "latency",
+    "intake",
+    "replay",
+    "growth",
+    "restart",
+    "footprint",
+)
 _RAW_FIGURE: Final = "raw chain, 4 hops"
 
 

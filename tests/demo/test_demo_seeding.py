@@ -325,7 +325,7 @@ async def test_the_view_counts_outcomes_once_and_colour_changes(receiver: Webhoo
     fake.submissions["s1"] = {
         "source": "igj",
         "status": "accepted",
-        "items": [{"status": "published", "signal_id": "sig-1"}],
+        "items": [{"status": "accepted", "signal_id": "sig-1"}],
     }
     tally = SendTally()
     tally.record(submission(SubmissionKind.IGJ), 202, {"submission_id": "s1", "status": "accepted"})

@@ -30,7 +30,7 @@ SUBMISSIONS: dict[str, dict[str, Any]] = {
         "status": "accepted",
         "items": [
             {
-                "status": "published",
+                "status": "accepted",
                 "partner_reference": "PL0601-2026000001",
                 "signal_id": "sig-ours",
                 "provider_id": OURS,
@@ -41,7 +41,7 @@ SUBMISSIONS: dict[str, dict[str, Any]] = {
         "source": "igj",
         "received_at": "2026-03-16T09:01:00+00:00",
         "status": "accepted",
-        "items": [{"status": "published", "signal_id": "sig-other", "provider_id": "demo-0008"}],
+        "items": [{"status": "accepted", "signal_id": "sig-other", "provider_id": "demo-0008"}],
     },
 }
 DECISION = {

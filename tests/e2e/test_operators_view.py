@@ -267,6 +267,29 @@ async def _count(url: str, schema: str, query: str, *args: object) -> int:
         await pool.close()
 
 
+async def _jsonb_strings(url: str, schema: str) -> dict[str, int]:
+    """Per ``table.column`` of the schema's jsonb columns, the rows holding a bare string."""
+    pool = await create_pool(url, schema, min_size=1, max_size=1)
+    try:
+        columns = await pool.fetch(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = $1 AND data_type = 'jsonb'",
+            schema,
+        )
+        assert columns, f"{schema} has jsonb columns"
+        found: dict[str, int] = {}
+        for row in columns:
+            table, column = row["table_name"], row["column_name"]
+            strings = await pool.fetchval(
+                f'SELECT count(*) FROM "{table}" WHERE jsonb_typeof("{column}") = \'string\''  # noqa: S608 - names from the catalogue
+            )
+            if strings:
+                found[f"{table}.{column}"] = int(strings)
+        return found
+    finally:
+        await pool.close()
+
+
 async def scrape(client: httpx.AsyncClient, running: Running) -> dict[str, float]:
     """A service's /metrics: the sum of each sample name over its labels."""
     text = (await client.get(f"{running.url}/metrics")).text
@@ -328,6 +351,10 @@ async def test_operators_see_one_trace_per_signal_no_personal_data_and_moving_me
     ):
         seen = await _run_two_signals(client, running, collected, hits, hook_port, secret, deadline)
         assert all(r.process.returncode is None for r in running.values()), "none crashed"
+        # jsonb holds the documents it describes, never their JSON text as one string.
+        strings = {name: await _jsonb_strings(urls[name], name) for name in SERVICES}
+
+    assert strings == {name: {} for name in SERVICES}
 
     _assert_one_linked_trace(collected)
     _assert_no_personal_data(collected, seen, tmp_path)

@@ -327,6 +327,23 @@ class Chain:
         assert self.broker.pid is not None
         os.kill(self.broker.pid, signal.SIGCONT)
 
+    async def replace_broker(self) -> None:
+        """Stop the broker and start a new, empty one on the same port, as ``make run`` does.
+
+        The services must be stopped first. What the old broker held is gone: its topics,
+        its committed offsets; the topic log reconciliation reads starts again from the new
+        broker's beginning.
+        """
+        assert not any(self.running(name) for name in SERVICES), "stop the services first"
+        if self._log is not None:
+            await self._log.close()
+            self._log = None
+        port = self.broker.port
+        log_path = self.log_dir / "broker.log"
+        self.broker.stop()
+        self.broker = LocalBroker(port=port, log_path=log_path)
+        self.broker.start()
+
     def stop_postgres(self, name: str) -> None:
         """Stop the Postgres server under ``name`` (fast shutdown: clients are cut off)."""
         self.postgres[name].stop()
@@ -843,6 +860,8 @@ async def running_chain(
             await chain.stop_receiver()
         for server in servers.values():
             server.stop()
+        if chain is not None:
+            chain.broker.stop()  # a test may have put a new broker in its place
         broker.stop()
         for data_dir in data_dirs:
             shutil.rmtree(data_dir, ignore_errors=True)

@@ -390,7 +390,7 @@ async def test_an_access_team_file_with_good_and_bad_rows_loses_no_good_row(
     answer = await chain.submit("csv", upload)
     assert answer.status == 202, answer.body
     assert answer.body["status"] == "partially_accepted"
-    items = {item["item"]: item for item in answer.body["items"]}
+    items = {item["row"]: item for item in answer.body["items"]}
     assert {n for n, i in items.items() if i["status"] == "accepted"} == {2, 4, 7}
     refused = {
         n: {(r["code"], r.get("column")) for r in item["rejections"]}

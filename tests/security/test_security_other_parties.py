@@ -135,13 +135,20 @@ async def test_a_municipality_cannot_subscribe_beyond_its_providers_nor_touch_an
 
     async with unchanged(notify):
         for who in ("GM0141", "GM0106"):
-            beyond = await notify.client.post(
+            posing = await notify.client.post(
                 "/v1/subscriptions",
                 json={"url": "http://127.0.0.1:9/elsewhere", "providers": [pid],
                       # A body cannot name another subscriber: the key decides who it is.
                       "subscriber": {"kind": "municipality", "id": "GM0153"}},
                 headers=notify.auth(who),
             )  # fmt: skip
+            problem = assert_problem(posing, 422)
+            assert [e["pointer"] for e in problem["errors"]] == ["/subscriber"], who
+            beyond = await notify.client.post(
+                "/v1/subscriptions",
+                json={"url": "http://127.0.0.1:9/elsewhere", "providers": [pid]},
+                headers=notify.auth(who),
+            )
             problem = assert_problem(beyond, 403)
             assert [e["pointer"] for e in problem["errors"]] == ["/providers"], who
             for operation in on_theirs:

@@ -130,7 +130,7 @@ class KeyStore:
                 _digest(secret),
                 party_id,
                 sorted(set(scopes)),
-                json.dumps(dict(attributes or {})),
+                dict(attributes or {}),
                 description,
             )
         return IssuedKey(key_id, secret)
@@ -200,8 +200,7 @@ class KeyStore:
 
 
 def _attributes(raw: Any) -> dict[str, str]:
-    data = json.loads(raw) if isinstance(raw, str) else raw
-    return {str(k): str(v) for k, v in (data or {}).items()}
+    return {str(k): str(v) for k, v in (raw or {}).items()}
 
 
 UNAUTHENTICATED_HEADERS = {"WWW-Authenticate": 'Bearer realm="zicht"'}

@@ -100,11 +100,19 @@ class RawRecord:
     value: bytes
     headers: tuple[tuple[str, bytes], ...]
     timestamp_ms: int
+    log_id: str = ""
+    """The broker cluster whose log holds the record ("" when unknown)."""
 
     @property
     def record_id(self) -> str:
-        """The record's identity for the inbox: where it is in the log."""
-        return f"{self.topic}/{self.partition}/{self.offset}"
+        """The record's identity for the inbox: where it is in which log."""
+        return _place(self.log_id, self.topic, self.partition, self.offset)
+
+
+def _place(log_id: str, topic: str, partition: int, offset: int) -> str:
+    """A record's place: offsets count in one broker's log, so the log is part of it."""
+    place = f"{topic}/{partition}/{offset}"
+    return f"{log_id}:{place}" if log_id else place
 
 
 RecordHandler = Callable[[DbConnection, RawRecord], Awaitable[None]]
@@ -155,9 +163,13 @@ class BatchProcessor(Generic[DataT]):
         service: str,
         backoff_initial_s: float = 0.2,
         backoff_max_s: float = 10.0,
+        log_id: str = "",
     ) -> None:
         self.topic = topic
         self.consumer = consumer
+        # Which log the offsets count in (the broker's cluster id): a record without an event
+        # id is known by its place, and a broker started afresh counts from 0 again.
+        self._log_id = log_id
         self._model = model
         self._handler = handler
         self._pool = pool
@@ -362,7 +374,10 @@ class BatchProcessor(Generic[DataT]):
         """
         if not poison:
             return []
-        places = {f"{r.record.topic}/{r.record.partition}/{r.record.offset}": r for r in poison}
+        places = {
+            _place(self._log_id, r.record.topic, r.record.partition, r.record.offset): r
+            for r in poison
+        }
         rows = await conn.fetch(
             """
             INSERT INTO inbox (consumer, event_id, topic)
@@ -545,6 +560,7 @@ class RecordBatchProcessor(BatchProcessor[Any]):
         service: str,
         backoff_initial_s: float = 0.2,
         backoff_max_s: float = 10.0,
+        log_id: str = "",
     ) -> None:
         super().__init__(
             topic=topic,
@@ -557,6 +573,7 @@ class RecordBatchProcessor(BatchProcessor[Any]):
             service=service,
             backoff_initial_s=backoff_initial_s,
             backoff_max_s=backoff_max_s,
+            log_id=log_id,
         )
         self._record_handler = handler
 
@@ -570,6 +587,7 @@ class RecordBatchProcessor(BatchProcessor[Any]):
             value=value if isinstance(value, bytes) else bytes(value),
             headers=tuple((name, bytes(v)) for name, v in record.headers),
             timestamp_ms=record.timestamp,
+            log_id=self._log_id,
         )
         return _Item(raw.record_id, raw, {})
 

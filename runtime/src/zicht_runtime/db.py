@@ -12,6 +12,7 @@ __all__ = [
     "TRANSIENT_DB_ERRORS",
     "DbConnection",
     "create_pool",
+    "encode_json",
     "ensure_schema",
     "init_connection",
     "is_transient_db_error",
@@ -21,11 +22,27 @@ __all__ = [
 DbConnection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
 
 
+def encode_json(value: object) -> str:
+    """The JSON text of a ``json``/``jsonb`` parameter, which is given as a Python value.
+
+    Text is refused: JSON text handed to this codec would be stored as one JSON *string*
+    (``jsonb_typeof`` = ``string``), which ``->`` and ``->>`` cannot look into. A caller that
+    already holds JSON text (a pydantic ``model_dump_json``, a digested entry) casts it in SQL
+    instead: ``$1::text::jsonb``.
+    """
+    if isinstance(value, str | bytes | bytearray):
+        raise TypeError(
+            "a json/jsonb parameter takes the Python value, not its JSON text; "
+            "pass the object, or cast the text in SQL ($n::text::jsonb)"
+        )
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
 async def init_connection(conn: DbConnection) -> None:
-    """Decode ``json`` and ``jsonb`` columns to Python values on every connection."""
+    """Map ``json`` and ``jsonb`` to Python values (objects, lists) both ways."""
     for type_name in ("json", "jsonb"):
         await conn.set_type_codec(
-            type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+            type_name, encoder=encode_json, decoder=json.loads, schema="pg_catalog"
         )
 
 

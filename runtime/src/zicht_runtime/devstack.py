@@ -816,6 +816,11 @@ class LocalBroker(_StartedInWith):
                 url,
                 "--storage-engine",
                 "memory://tansu/",
+                # A new cluster id each start: the log starts empty, and a service that
+                # published to the broker before sees it is another one (outbox published
+                # again, places in the log counted afresh).
+                "--cluster-id",
+                f"zicht-local-{secrets.token_hex(6)}",
             ],
             stdin=subprocess.DEVNULL,
             stdout=self._log,

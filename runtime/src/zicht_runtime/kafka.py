@@ -23,6 +23,7 @@ from zicht_runtime.telemetry import Telemetry
 
 __all__ = [
     "AiokafkaSender",
+    "broker_cluster_id",
     "create_broker",
     "ensure_topics",
     "subscribe_batch",
@@ -99,6 +100,17 @@ def subscribe_batch(
         )
 
     subscriber(on_batch)
+
+
+async def broker_cluster_id(bootstrap_servers: str) -> str:
+    """The id of the cluster the broker belongs to ("" when it does not say)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        described = await admin.describe_cluster()
+    finally:
+        await admin.close()
+    return str(described.get("cluster_id") or "")
 
 
 async def ensure_topics(

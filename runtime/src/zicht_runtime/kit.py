@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +26,20 @@ from pydantic import BaseModel
 
 from zicht_runtime.consumer import BatchProcessor, EventHandler, RecordBatchProcessor, RecordHandler
 from zicht_runtime.db import create_pool
-from zicht_runtime.guard import RequestGuard
+from zicht_runtime.guard import BodyLimit, RequestGuard
 from zicht_runtime.health import ReadinessCheck, health_router, metrics_router
-from zicht_runtime.kafka import AiokafkaSender, create_broker, ensure_topics, subscribe_batch
+from zicht_runtime.kafka import (
+    AiokafkaSender,
+    broker_cluster_id,
+    create_broker,
+    ensure_topics,
+    subscribe_batch,
+)
 from zicht_runtime.migrations import RUNTIME_MIGRATIONS, apply_migrations
 from zicht_runtime.ops import Counts, ops_router
-from zicht_runtime.outbox import OutboxRelay
+from zicht_runtime.outbox import OutboxRelay, follow_broker_cluster
 from zicht_runtime.problems import install_problem_handlers
+from zicht_runtime.retention import Purge, kit_purges, purge_loop
 from zicht_runtime.settings import ServiceSettings
 from zicht_runtime.telemetry import Telemetry, setup_telemetry
 from zicht_schemas import dead_letter_topic, source_urn
@@ -82,6 +90,9 @@ class ServiceKit:
     background: Sequence[BackgroundLoop] = ()
     """Loops the service runs beside its consumers (e.g. a daily re-evaluation); each gets
     the pool and an event that is set when the service stops."""
+    purges: Mapping[str, Purge] = field(default_factory=dict)
+    """The service's own purges of what is past its retention, run with the kit's (outbox,
+    inbox, dead letters) every ``purge_interval_s`` (see :mod:`zicht_runtime.retention`)."""
     counts: Counts | None = None
     """The service's business counts for ``GET /v1/ops/flow`` (see :mod:`zicht_runtime.ops`)."""
     telemetry: Telemetry = field(init=False)
@@ -156,6 +167,15 @@ class ServiceKit:
             partitions=settings.kafka_topic_partitions,
             compacted=self.compacted,
         )
+        cluster = await broker_cluster_id(settings.kafka_bootstrap_servers)
+        async with self.pool.acquire() as conn:
+            again = await follow_broker_cluster(conn, cluster)
+        if again:
+            log.warning(
+                "the broker is not the cluster this service published to (a broker started "
+                "afresh keeps nothing); its outbox is published again",
+                extra={"zicht.cluster_id": cluster, "zicht.republished": again},
+            )
         for spec in self.consumers:
             processor: BatchProcessor[Any] = BatchProcessor(
                 topic=spec.topic,
@@ -168,6 +188,7 @@ class ServiceKit:
                 service=settings.service_name,
                 backoff_initial_s=settings.retry_backoff_initial_s,
                 backoff_max_s=settings.retry_backoff_max_s,
+                log_id=cluster,
             )
             subscribe_batch(
                 self.broker, processor, settings, fetch_max_wait_ms=self.fetch_wait_of(spec)
@@ -184,6 +205,7 @@ class ServiceKit:
                 service=settings.service_name,
                 backoff_initial_s=settings.retry_backoff_initial_s,
                 backoff_max_s=settings.retry_backoff_max_s,
+                log_id=cluster,
             )
             subscribe_batch(
                 self.broker,
@@ -215,6 +237,14 @@ class ServiceKit:
             )
             for n, loop in enumerate(self.background)
         ]
+        if settings.purge_interval_s > 0:
+            purges = {**kit_purges(settings), **self.purges}
+            loop = purge_loop(purges, settings.purge_interval_s, lambda: datetime.now(UTC))
+            self._background_tasks.append(
+                asyncio.create_task(
+                    _supervised(loop, self.pool, self._stop, name="purge"), name="background-purge"
+                )
+            )
 
     async def stop(self) -> None:
         """Stop consuming, let the relay finish its round, close everything.
@@ -267,9 +297,14 @@ def create_service_app(
     title: str,
     routers: Sequence[APIRouter] = (),
     on_started: Callable[[], Awaitable[None]] | None = None,
+    body_limit: BodyLimit | None = None,
     **app_options: Any,
 ) -> FastAPI:
-    """The service's FastAPI app: its routers, health, telemetry, and the kit's lifespan."""
+    """The service's FastAPI app: its routers, health, telemetry, and the kit's lifespan.
+
+    ``body_limit`` gives the routes' own (lower) body limits, so a body over one is refused
+    naming that limit before it is read.
+    """
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -283,7 +318,9 @@ def create_service_app(
 
     app = FastAPI(title=title, lifespan=lifespan, **app_options)
     install_problem_handlers(app)
-    app.add_middleware(RequestGuard, max_body_bytes=kit.settings.max_request_bytes)
+    app.add_middleware(
+        RequestGuard, max_body_bytes=kit.settings.max_request_bytes, body_limit=body_limit
+    )
     for router in routers:
         app.include_router(router)
     app.include_router(health_router(kit.readiness_checks()))

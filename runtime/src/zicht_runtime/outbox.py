@@ -33,6 +33,7 @@ __all__ = [
     "OutboxRelay",
     "RecordSender",
     "event_message",
+    "follow_broker_cluster",
     "outbox_backlog",
     "outbox_state",
     "write_events",
@@ -124,6 +125,31 @@ async def outbox_state(conn: DbConnection) -> tuple[int, float]:
     if row is None:  # pragma: no cover - an aggregate always answers one row
         return 0, 0.0
     return int(row["backlog"]), max(float(row["age"]), 0.0)
+
+
+async def follow_broker_cluster(conn: DbConnection, cluster_id: str) -> int:
+    """Publish the outbox again when the broker is not the cluster it was published to.
+
+    A local broker started afresh (``make run`` after a stop) has an empty log and a new
+    cluster id: what was published to the old one but not yet consumed would be lost, and
+    the compacted topics would be empty. So every event the outbox still holds is marked
+    unsent, and the relay publishes them again, in their order, before anything new. The
+    consumers' inboxes make copies of events they had already processed no-ops. The first
+    start only records the cluster. Returns how many events go out again.
+    """
+    if not cluster_id:
+        return 0  # a broker that does not say which cluster it is: nothing to compare
+    async with conn.transaction():
+        await conn.execute(
+            "INSERT INTO broker_cluster (cluster_id) VALUES ($1) ON CONFLICT DO NOTHING",
+            cluster_id,
+        )
+        known = await conn.fetchval("SELECT cluster_id FROM broker_cluster FOR UPDATE")
+        if known == cluster_id:
+            return 0
+        status = await conn.execute("UPDATE outbox SET sent_at = NULL WHERE sent_at IS NOT NULL")
+        await conn.execute("UPDATE broker_cluster SET cluster_id = $1, since = now()", cluster_id)
+    return int(status.split()[-1])
 
 
 class RecordSender(Protocol):

@@ -43,8 +43,12 @@ class ProblemItem(BaseModel):
     code: str = Field(description="Rejection code (e.g. missing_field, invalid_value).")
     detail: str = Field(description="Why, in words; never the refused value.")
     pointer: str | None = Field(default=None, description="RFC 6901 pointer into the body.")
-    row: int | None = Field(default=None, description="CSV data row (1 = first data row).")
+    row: int | None = Field(
+        default=None,
+        description="CSV row as a spreadsheet shows it (the header is row 1, data from 2).",
+    )
     column: str | None = Field(default=None, description="CSV column name.")
+    header: str | None = Field(default=None, description="HTTP request header name.")
 
 
 class ProblemBody(BaseModel):

@@ -90,6 +90,26 @@ class ServiceSettings(BaseSettings):
         gt=0,
         description="Fallback poll of the outbox; new rows normally wake the relay at once.",
     )
+    purge_interval_s: float = Field(
+        default=3600.0,
+        ge=0,
+        description="Seconds between purges of what is past its retention (0: never purge).",
+    )
+    retention_outbox_sent_days: int = Field(
+        default=7,
+        ge=1,
+        description="Days a published outbox row is kept (published again to a broker "
+        "started afresh while it is kept).",
+    )
+    retention_inbox_days: int = Field(
+        default=30,
+        ge=1,
+        description="Days a consumer remembers an event it processed; longer than any "
+        "redelivery can come (outbox and broker retention).",
+    )
+    retention_dead_letters_days: int = Field(
+        default=90, ge=1, description="Days a dead letter's record is kept for operators."
+    )
     retry_backoff_initial_s: float = Field(
         default=0.2, gt=0, description="First wait before retrying after a transient fault."
     )

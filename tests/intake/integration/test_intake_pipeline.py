@@ -145,7 +145,7 @@ async def test_an_access_team_file_with_good_and_bad_rows_accepts_the_good_ones(
     ).json()
     assert status["status"] == "partially_accepted"
     by_row = {item["row"]: item for item in status["items"]}
-    assert by_row[2]["status"] in {"accepted", "published"}
+    assert by_row[2]["status"] == "accepted"
     assert by_row[3]["status"] == "rejected"
     assert by_row[3]["rejections"][0]["column"] == "BSN"
     assert "999910451" not in json.dumps(status)
@@ -278,7 +278,7 @@ async def test_the_signaller_sees_the_triage_outcome_of_its_signal(intake: Intak
     item = (
         await intake.client.get(f"/v1/submissions/{submission}", headers=intake.auth("igj"))
     ).json()["items"][0]
-    assert item["status"] == "published"
+    assert item["status"] == "accepted"
     assert item["assessment"]["outcome"] == "investigate"
     assert item["assessment"]["reasons"][0]["text_en"]
     assert item["investigation"]["state"] == "open"
@@ -327,7 +327,7 @@ async def test_contract_managements_csv_imports_accept_and_refuse_each_provider_
         )
     ).json()
     assert status["items"]
-    assert {item["status"] for item in status["items"]} <= {"accepted", "published"}
+    assert {item["status"] for item in status["items"]} == {"accepted"}
     # The documented invalid examples accept some providers and refuse the others.
     assert mixed.status_code == 202, mixed.text
     assert mixed.json()["status"] == "partially_accepted"
@@ -336,4 +336,4 @@ async def test_contract_managements_csv_imports_accept_and_refuse_each_provider_
                                 headers=intake.auth("contract-management"))
     ).json()["items"]  # fmt: skip
     assert any(item["status"] == "rejected" and item["rejections"] for item in items)
-    assert any(item["status"] in {"accepted", "published"} for item in items)
+    assert any(item["status"] == "accepted" for item in items)

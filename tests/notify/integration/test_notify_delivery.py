@@ -573,3 +573,114 @@ async def test_moving_a_subscription_to_a_callback_that_fails_verification_keeps
     assert moved.json()["errors"][0]["code"] == "wrong_signature"
     assert now.json()["url"] == receiver.url(path)
     assert now.json()["verification"]["state"] == "verified"
+
+
+async def test_every_verified_subscription_of_one_subscriber_gets_the_alert_its_filters_match(
+    notify: Notify, receiver: Receiver
+) -> None:
+    pid = f"prv-{uuid.uuid4().hex[:8]}"
+    await publish(notify.bootstrap, new_event(provider(pid, "GM0164"), source=UPSTREAM))
+    await known(notify, pid)
+    older = await subscribe(notify, receiver, "GM0164", f"/hooks/{pid}/older", providers=[pid])
+    newer = await subscribe(notify, receiver, "GM0164", f"/hooks/{pid}/newer", providers=[pid])
+    risk_only = await subscribe(
+        notify, receiver, "GM0164", f"/hooks/{pid}/risk-only", providers=[pid],
+        event_types=[ProviderRiskChangedV1.EVENT_TYPE],
+    )  # fmt: skip
+    event = new_event(
+        assessed(pid, Outcome.INVESTIGATE, municipality_code="GM0164"), source=UPSTREAM
+    )
+    await publish(notify.bootstrap, event, event)  # the same event twice (a redelivery)
+
+    delivered = await events_on(
+        notify.bootstrap, topics.ALERT_DELIVERED, AlertDeliveredV1,
+        lambda e: e.data.provider_id == pid, expected=2, within=60,
+    )  # fmt: skip
+    assert sorted(str(d.data.subscription_id) for d in delivered) == sorted(
+        [older["subscription_id"], newer["subscription_id"]]
+    )
+    assert {d.data.subscriber_id for d in delivered} == {"GM0164"}
+    webhook_ids = set()
+    for sub, name in ((older, "older"), (newer, "newer")):
+        [(headers, body)] = receiver.at(f"/hooks/{pid}/{name}")  # told once, not twice
+        data = Webhook(sub["secret"]).verify(body, headers)["data"]
+        assert data["recipient"] == {"kind": "municipality", "id": "GM0164"}
+        assert data["source_event_id"] == event.id
+        webhook_ids.add(headers["webhook-id"])
+    assert len(webhook_ids) == 2  # each subscription its own alert, its own webhook-id
+    # Routing an event is one transaction: with both alerts made, the third is known absent.
+    made_for_risk_only = await notify.pool.fetchval(
+        "SELECT count(*) FROM alerts WHERE subscription_id = $1",
+        uuid.UUID(risk_only["subscription_id"]),
+    )
+    assert made_for_risk_only == 0
+    assert receiver.at(f"/hooks/{pid}/risk-only") == []
+
+
+async def test_an_older_unverified_subscription_does_not_hold_back_a_newer_verified_one(
+    notify: Notify, receiver: Receiver
+) -> None:
+    pid = f"prv-{uuid.uuid4().hex[:8]}"
+    await publish(notify.bootstrap, new_event(provider(pid, "GM0164"), source=UPSTREAM))
+    await known(notify, pid)
+    unverified = await notify.client.post(
+        "/v1/subscriptions", json={"url": receiver.url(f"/hooks/{pid}/old"), "providers": [pid]},
+        headers=notify.auth("GM0164"),
+    )  # fmt: skip
+    assert unverified.json()["verification"]["state"] == "unverified"
+    verified = await subscribe(notify, receiver, "GM0164", f"/hooks/{pid}/new", providers=[pid])
+    event = assessed(pid, Outcome.INVESTIGATE, municipality_code="GM0164")
+    await publish(notify.bootstrap, new_event(event, source=UPSTREAM))
+
+    [delivered] = await events_on(
+        notify.bootstrap, topics.ALERT_DELIVERED, AlertDeliveredV1,
+        lambda e: e.data.provider_id == pid, within=60,
+    )  # fmt: skip
+    assert str(delivered.data.subscription_id) == verified["subscription_id"]
+    assert len(receiver.at(f"/hooks/{pid}/new")) == 1
+    waiting = await notify.pool.fetch(
+        "SELECT state FROM alerts WHERE subscription_id = $1",
+        uuid.UUID(unverified.json()["subscription_id"]),
+    )
+    assert [row["state"] for row in waiting] == ["pending"]  # kept until it is verified
+
+
+@pytest.mark.parametrize("field", ["subscriber", "min_levle"])
+async def test_a_subscription_body_with_a_field_notify_does_not_know_is_refused_with_422(
+    notify: Notify, receiver: Receiver, field: str
+) -> None:
+    url = receiver.url(f"/hooks/{uuid.uuid4().hex[:8]}/unknown-field")
+
+    created = await notify.client.post(
+        "/v1/subscriptions", json={"url": url, field: {"kind": "municipality", "id": "GM0153"}},
+        headers=notify.auth("GM0164"),
+    )  # fmt: skip
+
+    assert created.status_code == 422
+    assert created.headers["content-type"] == "application/problem+json"
+    problem = created.json()
+    assert problem["type"] == "urn:zicht:problem:invalid-submission"
+    assert problem["errors"] == [
+        {"code": "invalid_value", "pointer": f"/{field}",
+         "detail": "this field is not part of the format"}
+    ]  # fmt: skip
+    listed = await notify.client.get("/v1/subscriptions", headers=notify.auth("GM0164"))
+    assert url not in {s["url"] for s in listed.json()["subscriptions"]}
+
+
+async def test_a_subscription_change_with_a_field_notify_does_not_know_is_refused_with_422(
+    notify: Notify, receiver: Receiver
+) -> None:
+    sub = await subscribe(notify, receiver, "GM0173", f"/hooks/{uuid.uuid4().hex[:8]}/GM0173")
+
+    changed = await notify.client.patch(
+        f"/v1/subscriptions/{sub['subscription_id']}", json={"paused": True, "subscriber": "x"},
+        headers=notify.auth("GM0173"),
+    )  # fmt: skip
+    now = await notify.client.get(
+        f"/v1/subscriptions/{sub['subscription_id']}", headers=notify.auth("GM0173")
+    )
+
+    assert changed.status_code == 422
+    assert changed.json()["errors"][0]["pointer"] == "/subscriber"
+    assert now.json()["paused"] is False

@@ -116,7 +116,7 @@ def test_an_assessment_alert_holds_provider_decision_reasons_counts_and_link() -
     assert alert.link == f"{LINK_BASE}/{PROVIDER}/risk"
     assert alert.routing_reason.ref == "assessed-investigate-p1"
     assert alert.routing_reason.text_nl
-    assert (alert.routing_version, alert.decision_version) == ("2025.1", "2025.1")
+    assert (alert.routing_version, alert.decision_version) == ("2025.2", "2025.1")
     assert alert.recipient.kind is SubscriberKind.MUNICIPALITY
     assert alert.recipient.id == ENSCHEDE
     assert alert.source_event_id == ASSESSMENT_EVENT_ID
@@ -187,6 +187,19 @@ def test_another_source_event_gives_other_alert_ids() -> None:
     recipient = Recipient.casus_table("riec-on-zorgfraude")
 
     assert alert_id_for(ASSESSMENT_EVENT_ID, recipient) != alert_id_for(RISK_EVENT_ID, recipient)
+
+
+def test_each_subscription_of_a_recipient_gets_its_own_alert_id_the_same_every_time() -> None:
+    recipient = Recipient.municipality("GM0164")
+    older = UUID("0d0d0d0d-0000-4000-8000-000000000001")
+    newer = UUID("0d0d0d0d-0000-4000-8000-000000000002")
+
+    ids = {sub: alert_id_for(ASSESSMENT_EVENT_ID, recipient, sub) for sub in (older, newer, None)}
+
+    assert len(set(ids.values())) == 3
+    assert ids[older] == alert_id_for(ASSESSMENT_EVENT_ID, recipient, older)
+    # Without a subscription (an undeliverable record) the id is the recipient's alone.
+    assert ids[None] == alert_id_for(ASSESSMENT_EVENT_ID, recipient)
 
 
 def test_a_webhook_id_is_msg_and_the_alert_id_in_hex() -> None:

@@ -3,12 +3,21 @@ from __future__ import annotations
 import pytest
 
 from notify.unit.notify_builders import ASSEN, ENSCHEDE, HENGELO, assessed, relations, risk_changed
-from zicht_notify.domain import Recipient, Route, default_routing, load_routing, route
+from zicht_notify.domain import (
+    Recipient,
+    Route,
+    default_routing,
+    load_routing,
+    route,
+    shipped_routing,
+)
 from zicht_schemas import Outcome, Priority, RiskLevel
 
 pytestmark = pytest.mark.unit
 
 POLICY = default_routing()
+ROUTING_2025_1 = shipped_routing("2025.1")
+ROUTING_2025_2 = shipped_routing("2025.2")
 RIEC_ON = Recipient.casus_table("riec-on-zorgfraude")
 CCT_TWENTE = Recipient.casus_table("cct-twente")
 RTO_DRENTHE = Recipient.casus_table("rto-drenthe")
@@ -30,7 +39,7 @@ def m(code: str) -> Recipient:
         (Outcome.CRIMINAL_REFERRAL, Priority.P1, [RIEC_ON, SUPERVISORS_TWENTE]),
         (Outcome.INVESTIGATE, Priority.P1, [m(ENSCHEDE), m(ASSEN), m(HENGELO)]),
         (Outcome.INVESTIGATE, Priority.P2, []),
-        (Outcome.REFER_TO_IGJ, Priority.P3, [Recipient.igj()]),
+        (Outcome.REFER_TO_IGJ, Priority.P3, [Recipient.igj(), m(ENSCHEDE), m(ASSEN), m(HENGELO)]),
         (Outcome.BUNDLE, Priority.P1, []),
         (Outcome.FOR_INFORMATION, Priority.P4, []),
         (Outcome.NO_INVESTIGATION, Priority.P4, []),
@@ -99,7 +108,63 @@ def test_without_relations_only_what_the_signal_itself_supports_is_routed() -> N
 
     assert recipients(criminal) == [RIEC_ON, SUPERVISORS_TWENTE]
     assert recipients(p1) == [m(ENSCHEDE)]  # contracting municipalities are unknown
-    assert recipients(igj) == [Recipient.igj()]
+    assert recipients(igj) == [Recipient.igj(), m(ENSCHEDE)]  # the location, no contractors
+
+
+def test_the_default_routing_is_2025_2() -> None:
+    assert POLICY == ROUTING_2025_2
+
+
+INFORM_EN = (
+    "For information: a signal was referred to IGJ, which supervises youth-care quality; "
+    "the municipality of the location concerned and the contracting municipalities are informed."
+)
+INFORM_NL = (
+    "Ter informatie: een signaal is doorverwezen naar de IGJ, die toezicht houdt op de "
+    "kwaliteit van jeugdhulp; de gemeente van de betrokken locatie en de contracterende "
+    "gemeenten worden geïnformeerd."
+)
+
+
+def test_under_2025_2_a_referral_to_igj_informs_the_location_and_contracting_municipalities() -> (
+    None
+):
+    # Located in Enschede; contracted by Hengelo and Assen (another region).
+    provider = relations(locations=(ENSCHEDE,), contracting=(HENGELO, ASSEN))
+
+    routes = route(assessed(Outcome.REFER_TO_IGJ, Priority.P3, ENSCHEDE), provider, ROUTING_2025_2)
+
+    assert [(r.recipient, r.rule_id, r.related) for r in routes] == [
+        (Recipient.igj(), "assessed-refer-to-igj", True),
+        (m(ENSCHEDE), "assessed-refer-to-igj-inform-municipalities", True),
+        (m(ASSEN), "assessed-refer-to-igj-inform-municipalities", True),
+        (m(HENGELO), "assessed-refer-to-igj-inform-municipalities", True),
+    ]
+    igj, *municipalities = routes
+    assert "referred to IGJ" in igj.reason_en
+    assert {(r.reason_en, r.reason_nl) for r in municipalities} == {(INFORM_EN, INFORM_NL)}
+    assert {r.policy_version for r in routes} == {"2025.2"}
+
+
+def test_under_2025_1_a_referral_to_igj_still_goes_to_igj_only() -> None:
+    provider = relations(locations=(ENSCHEDE,), contracting=(HENGELO, ASSEN))
+
+    routes = route(assessed(Outcome.REFER_TO_IGJ, Priority.P3, ENSCHEDE), provider, ROUTING_2025_1)
+
+    assert [(r.recipient, r.rule_id) for r in routes] == [
+        (Recipient.igj(), "assessed-refer-to-igj")
+    ]
+    assert routes[0].policy_version == "2025.1"
+
+
+@pytest.mark.parametrize("outcome", [o for o in Outcome if o is not Outcome.REFER_TO_IGJ])
+def test_2025_2_routes_every_other_outcome_as_2025_1(outcome: Outcome) -> None:
+    provider = relations(locations=(ENSCHEDE,), contracting=(HENGELO, ASSEN))
+    event = assessed(outcome, Priority.P1, ENSCHEDE)
+
+    assert [(r.recipient, r.rule_id) for r in route(event, provider, ROUTING_2025_1)] == [
+        (r.recipient, r.rule_id) for r in route(event, provider, ROUTING_2025_2)
+    ]
 
 
 @pytest.mark.parametrize(
@@ -227,7 +292,7 @@ def test_every_route_carries_the_rules_reason_in_english_and_dutch() -> None:
 
     rule = next(r for r in POLICY.rules if r.id == "assessed-criminal-referral")
     assert {(r.reason_en, r.reason_nl, r.policy_version) for r in routes} == {
-        (rule.reason_en, rule.reason_nl, "2025.1")
+        (rule.reason_en, rule.reason_nl, POLICY.version)
     }
 
 

@@ -6,7 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from zicht_notify.app import load_routing as load_routing_in_force
+from zicht_notify.config import NotifySettings
 from zicht_notify.domain import (
+    DEFAULT_ROUTING_VERSION,
+    SHIPPED_ROUTING_VERSIONS,
     EventKind,
     RecipientGroup,
     RiskChange,
@@ -14,6 +18,7 @@ from zicht_notify.domain import (
     default_routing,
     load_routing,
     load_routing_file,
+    shipped_routing,
 )
 from zicht_schemas import Outcome, Priority, RiskLevel
 
@@ -36,53 +41,79 @@ def policy_with(rule: str) -> str:
     return f'version: "2025.9"\nrules:\n{rule}'
 
 
-def test_the_shipped_policy_is_package_data_of_version_2025_1() -> None:
-    shipped = resources.files("zicht_notify").joinpath("routing/2025.1.yaml")
+@pytest.mark.parametrize("version", ["2025.1", "2025.2"])
+def test_every_shipped_version_is_package_data_that_loads_as_that_version(version: str) -> None:
+    shipped = resources.files("zicht_notify").joinpath(f"routing/{version}.yaml")
 
     assert shipped.is_file()
-    assert default_routing().version == "2025.1"
+    assert shipped_routing(version).version == version
+    assert load_routing(shipped.read_text("utf-8"), origin="x").version == version
 
 
-def test_the_shipped_policy_is_the_table_of_policy_section_3() -> None:
-    table = {
+def test_the_default_policy_is_the_newest_shipped_version_2025_2() -> None:
+    assert SHIPPED_ROUTING_VERSIONS == ("2025.1", "2025.2")
+    assert DEFAULT_ROUTING_VERSION == "2025.2"
+    assert default_routing() == shipped_routing("2025.2")
+    assert default_routing().version == "2025.2"
+
+
+def test_a_version_notify_does_not_ship_is_refused_by_name() -> None:
+    with pytest.raises(
+        RoutingError, match=r"'2024\.9' is not shipped \(shipped: 2025\.1, 2025\.2\)"
+    ):
+        shipped_routing("2024.9")
+
+
+def _table(version: str) -> list[tuple[object, ...]]:
+    return [
         (
             rule.event,
             frozenset(rule.outcomes or ()),
             frozenset(rule.priorities or ()),
             rule.change,
             frozenset(rule.levels or ()),
-        ): rule.recipients
-        for rule in default_routing().rules
-    }
-    none: frozenset[object] = frozenset()
-    f = frozenset
-
-    assert table == {
-        (EventKind.SIGNAL_ASSESSED, f({Outcome.CRIMINAL_REFERRAL}), none, None, none): (
-            G.FRAUD_TABLE,
-            G.SUPERVISORS,
-        ),
-        (EventKind.SIGNAL_ASSESSED, f({Outcome.INVESTIGATE}), f({Priority.P1}), None, none): (
-            G.LOCATION_MUNICIPALITY,
-            G.CONTRACTING_MUNICIPALITIES,
-        ),
-        (EventKind.SIGNAL_ASSESSED, f({Outcome.OUT_OF_REGION}), none, None, none): (
-            G.PROVIDER_MUNICIPALITY,
-        ),
-        (EventKind.SIGNAL_ASSESSED, f({Outcome.REFER_TO_IGJ}), none, None, none): (G.IGJ,),
-        (EventKind.RISK_CHANGED, none, none, RiskChange.RISE, f({RiskLevel.ORANGE})): (
-            G.RELATED_MUNICIPALITIES,
-        ),
-        (EventKind.RISK_CHANGED, none, none, RiskChange.RISE, f({RiskLevel.RED})): (
-            G.RELATED_MUNICIPALITIES,
-            G.COORDINATION_TABLE,
-        ),
-        (EventKind.RISK_CHANGED, none, none, RiskChange.FALL, none): (G.TOLD_OF_RISE,),
-    }
+            rule.recipients,
+        )
+        for rule in shipped_routing(version).rules
+    ]
 
 
-def test_every_shipped_rule_gives_its_reason_in_english_and_dutch() -> None:
-    for rule in default_routing().rules:
+_NONE: frozenset[object] = frozenset()
+_F = frozenset
+_TABLE_2025_1: list[tuple[object, ...]] = [
+    (EventKind.SIGNAL_ASSESSED, _F({Outcome.CRIMINAL_REFERRAL}), _NONE, None, _NONE,
+     (G.FRAUD_TABLE, G.SUPERVISORS)),
+    (EventKind.SIGNAL_ASSESSED, _F({Outcome.INVESTIGATE}), _F({Priority.P1}), None, _NONE,
+     (G.LOCATION_MUNICIPALITY, G.CONTRACTING_MUNICIPALITIES)),
+    (EventKind.SIGNAL_ASSESSED, _F({Outcome.OUT_OF_REGION}), _NONE, None, _NONE,
+     (G.PROVIDER_MUNICIPALITY,)),
+    (EventKind.SIGNAL_ASSESSED, _F({Outcome.REFER_TO_IGJ}), _NONE, None, _NONE, (G.IGJ,)),
+    (EventKind.RISK_CHANGED, _NONE, _NONE, RiskChange.RISE, _F({RiskLevel.ORANGE}),
+     (G.RELATED_MUNICIPALITIES,)),
+    (EventKind.RISK_CHANGED, _NONE, _NONE, RiskChange.RISE, _F({RiskLevel.RED}),
+     (G.RELATED_MUNICIPALITIES, G.COORDINATION_TABLE)),
+    (EventKind.RISK_CHANGED, _NONE, _NONE, RiskChange.FALL, _NONE, (G.TOLD_OF_RISE,)),
+]  # fmt: skip
+
+
+def test_shipped_2025_1_is_the_table_of_policy_section_3_before_2025_2() -> None:
+    assert _table("2025.1") == _TABLE_2025_1
+
+
+def test_shipped_2025_2_is_the_table_of_policy_section_3() -> None:
+    # The one change: a referral to IGJ also informs the location's and the contracting
+    # municipalities, right after IGJ's own rule.
+    inform = (
+        EventKind.SIGNAL_ASSESSED, _F({Outcome.REFER_TO_IGJ}), _NONE, None, _NONE,
+        (G.LOCATION_MUNICIPALITY, G.CONTRACTING_MUNICIPALITIES),
+    )  # fmt: skip
+
+    assert _table("2025.2") == [*_TABLE_2025_1[:4], inform, *_TABLE_2025_1[4:]]
+
+
+@pytest.mark.parametrize("version", ["2025.1", "2025.2"])
+def test_every_shipped_rule_gives_its_reason_in_english_and_dutch(version: str) -> None:
+    for rule in shipped_routing(version).rules:
         assert rule.reason_en
         assert rule.reason_nl
         assert rule.reason_en != rule.reason_nl
@@ -257,3 +288,14 @@ def test_a_regions_policy_file_is_read_with_its_path_in_messages(tmp_path: Path)
         load_routing_file(bad)
     with pytest.raises(RoutingError, match=r":1: cannot be read"):
         load_routing_file(tmp_path / "missing.yaml")
+
+
+def test_the_setting_puts_the_default_or_a_named_shipped_version_in_force() -> None:
+    shipped_2025_1 = resources.files("zicht_notify").joinpath("routing/2025.1.yaml")
+
+    by_default = load_routing_in_force(NotifySettings())
+    kept_at_2025_1 = load_routing_in_force(NotifySettings(routing_file=Path(str(shipped_2025_1))))
+
+    assert by_default.version == "2025.2"
+    assert kept_at_2025_1.version == "2025.1"
+    assert kept_at_2025_1.rules == shipped_routing("2025.1").rules

@@ -7,7 +7,6 @@ transaction that stored the submission committed. Every refusal is an RFC 9457 p
 # No `from __future__ import annotations` here: FastAPI reads the dependency annotations
 # of the routes and dependencies built in closures at runtime, where strings cannot be resolved.
 
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -16,22 +15,26 @@ from uuid import UUID
 import asyncpg
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 
-from zicht_intake.domain import PartnerFormat, limits
+from zicht_intake.domain import ItemStatus, PartnerFormat, SubmissionStatus, limits
 from zicht_intake.service import (
+    IDEMPOTENCY_KEY_HEADER,
     Incoming,
     IntakeService,
+    ItemResult,
     SubmissionOutcome,
     rejection_json,
 )
 from zicht_runtime.auth import KeyStore, Principal, authenticate, require_scope
 from zicht_runtime.db import is_transient_db_error
+from zicht_runtime.guard import BodyLimit, too_large
 from zicht_runtime.problems import Problem, inline_refs, problem_responses
 from zicht_runtime.telemetry import commit_scope
 from zicht_schemas import Source
 
-__all__ = ["Scopes", "build_router"]
+__all__ = ["BODY_LIMITS", "Scopes", "accepted_item", "body_limit_of", "build_router"]
 
 
 class Scopes:
@@ -43,6 +46,8 @@ class Scopes:
     REGISTRY = "registry:write"
     INDICATORS = "indicators:write"
     OPERATOR = "operator"
+    FREE_TEXT = "signals:free_text"
+    """Read the free text partners wrote with signals (the region's supervisors alone)."""
 
 
 ROLES: dict[str, tuple[str, ...]] = {
@@ -51,6 +56,7 @@ ROLES: dict[str, tuple[str, ...]] = {
     "access-team": (Scopes.ACCESS_TEAM,),
     "contract-management": (Scopes.REGISTRY, Scopes.INDICATORS),
     "operator": (Scopes.OPERATOR,),
+    "supervisor": (Scopes.FREE_TEXT,),
 }
 """The named sets of scopes ``python -m zicht_intake keys create --role`` hands out."""
 
@@ -59,11 +65,29 @@ class Accepted(BaseModel):
     """A stored submission: where to follow it."""
 
     submission_id: UUID = Field(description="Intake's id of the submission.")
-    status: str = Field(description="accepted, partially_accepted or rejected.")
+    status: SubmissionStatus = Field(
+        description="accepted, partially_accepted or rejected (docs/partners/README.md)."
+    )
     received_at: str = Field(description="When intake stored it (ISO 8601).")
     status_url: str = Field(description="Where to follow what becomes of it.")
     replayed: bool = Field(default=False, description="True when this repeats an earlier one.")
-    items: list[dict[str, Any]] = Field(default_factory=list, description="Result per part.")
+    items: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="A CSV file's result per part (row, partner_reference, status, signal_id, "
+        "provider_id, rejections); empty for a JSON submission (one part).",
+    )
+
+
+class FreeText(BaseModel):
+    """The free text a partner wrote with a signal, as intake keeps it (BSNs masked)."""
+
+    signal_id: UUID = Field(description="Zicht's id of the signal.")
+    submission_id: UUID = Field(description="The submission the signal came in.")
+    source: Source = Field(description="Who signalled.")
+    free_text: str | None = Field(
+        description="omschrijving, summary or toelichting, nine-digit BSNs replaced by [BSN]; "
+        "null when the partner wrote none."
+    )
 
 
 class ResolveProvider(BaseModel):
@@ -88,9 +112,40 @@ class IntakeApi:
 _JSON = ("application/json",)
 _CSV = ("text/csv",)
 
+BODY_LIMITS: dict[str, int] = {
+    "submit_igj": limits.MAX_JSON_SIGNAL_BYTES,
+    "submit_police": limits.MAX_JSON_SIGNAL_BYTES,
+    "submit_access_team": limits.MAX_ACCESS_TEAM_CSV_BYTES,
+    "put_provider": limits.MAX_REGISTRY_BYTES,
+    "import_registry": limits.MAX_IMPORT_CSV_BYTES,
+    "report_indicators": limits.MAX_INDICATORS_BYTES,
+    "import_indicators": limits.MAX_IMPORT_CSV_BYTES,
+}
+"""Each submitting route's body limit in bytes (docs/partners/README.md, "Size limits"), by
+route name: the route reads its body under it, and the request guard refuses a larger body
+naming it, before it is read."""
 
-async def _body(request: Request, limit: int, types: tuple[str, ...]) -> bytes:
+
+def body_limit_of(router: APIRouter) -> BodyLimit:
+    """The body limit of the router's route a request goes to (None: not a submitting one)."""
+    routes = [
+        (route.path_regex, route.methods or set(), BODY_LIMITS[route.name])
+        for route in router.routes
+        if isinstance(route, APIRoute) and route.name in BODY_LIMITS
+    ]
+
+    def limit(method: str, path: str) -> int | None:
+        for pattern, methods, bytes_ in routes:
+            if method in methods and pattern.match(path):
+                return bytes_
+        return None
+
+    return limit
+
+
+async def _body(request: Request, types: tuple[str, ...]) -> bytes:
     """The request body, refusing a wrong content type (415) or one over the limit (413)."""
+    limit = BODY_LIMITS[request.scope["route"].name]
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in types:
         raise Problem(
@@ -102,25 +157,15 @@ async def _body(request: Request, limit: int, types: tuple[str, ...]) -> bytes:
         )
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
+        raise too_large(limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise _too_large(limit)
+            raise too_large(limit)
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _too_large(limit: int) -> Problem:
-    return Problem(
-        413,
-        "too-large",
-        "The request body is too large",
-        detail=f"The limit is {limit} bytes; see docs/partners/README.md.",
-        errors=[{"code": "invalid_value", "detail": "body over the size limit"}],
-    )
 
 
 def _location(outcome: SubmissionOutcome) -> str:
@@ -130,6 +175,15 @@ def _location(outcome: SubmissionOutcome) -> str:
 def _answer(outcome: SubmissionOutcome) -> Response:
     """202 for what was accepted (or partly), a problem for a refusal or a conflict."""
     location = _location(outcome)
+    if outcome.conflict and any(r.header == IDEMPOTENCY_KEY_HEADER for r in outcome.rejections):
+        raise Problem(
+            409,
+            "idempotency-key-reused",
+            "The Idempotency-Key was used before with a different body",
+            detail="A retry sends the same body with the same key; a new submission a new key.",
+            errors=[rejection_json(r) for r in outcome.rejections],
+            extensions={"submission_id": str(outcome.submission_id)},
+        )
     if outcome.conflict:
         raise Problem(
             409,
@@ -153,13 +207,16 @@ def _answer(outcome: SubmissionOutcome) -> Response:
         raise _invalid(outcome)
     if outcome.refused and len(outcome.items) <= 1 and outcome.rejections:
         raise _invalid(outcome)
+    # CSV parts are numbered by their row in the file (2 and up); a JSON submission's one part
+    # is 0 and is the submission itself.
+    rows = any(item.item_no > 0 for item in outcome.items)
     body = Accepted(
         submission_id=outcome.submission_id,
-        status=outcome.status,
+        status=SubmissionStatus(outcome.status),
         received_at=outcome.received_at.isoformat(),
         status_url=location,
         replayed=outcome.replayed,
-        items=[_item_json(item) for item in outcome.items] if len(outcome.items) > 1 else [],
+        items=[accepted_item(item) for item in outcome.items] if rows else [],
     )
     return JSONResponse(
         body.model_dump(mode="json"),
@@ -183,12 +240,15 @@ def _invalid(outcome: SubmissionOutcome) -> Problem:
     )
 
 
-def _item_json(item: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {"item": item.item_no, "status": item.status}
+def accepted_item(item: ItemResult) -> dict[str, Any]:
+    """One part of a CSV submission as the ``202`` answer lists it (fields as in the status)."""
+    data: dict[str, Any] = {"row": item.item_no, "status": ItemStatus(item.status).value}
     if item.partner_reference:
         data["partner_reference"] = item.partner_reference
     if item.signal_id:
         data["signal_id"] = str(item.signal_id)
+    if item.provider_id:
+        data["provider_id"] = item.provider_id
     if item.rejections:
         data["rejections"] = [rejection_json(r) for r in item.rejections]
     return data
@@ -227,7 +287,7 @@ def build_router(api: IntakeApi, keys: Callable[[], KeyStore]) -> APIRouter:
     responses = problem_responses(400, 401, 403, 409, 413, 415, 422, 503)
     idem = Annotated[
         str | None,
-        Header(alias="Idempotency-Key", max_length=128, pattern=r"^[\x21-\x7e]{1,128}$"),
+        Header(alias=IDEMPOTENCY_KEY_HEADER, max_length=128, pattern=r"^[\x21-\x7e]{1,128}$"),
     ]
 
     def incoming(
@@ -247,7 +307,7 @@ def build_router(api: IntakeApi, keys: Callable[[], KeyStore]) -> APIRouter:
     async def submit_json(
         request: Request, principal: Principal, source: Source, fmt: PartnerFormat, key: str | None
     ) -> Response:
-        body = await _body(request, limits.MAX_JSON_SIGNAL_BYTES, _JSON)
+        body = await _body(request, _JSON)
         item = incoming(principal, source, body, request, key)
         outcome = await _in_transaction(
             api, lambda conn: api.service.submit_signal(conn, item, fmt)
@@ -296,7 +356,7 @@ def build_router(api: IntakeApi, keys: Callable[[], KeyStore]) -> APIRouter:
         principal: Annotated[Principal, Depends(require_scope(who, Scopes.ACCESS_TEAM))],
         idempotency_key: idem = None,
     ) -> Response:
-        body = await _body(request, limits.MAX_ACCESS_TEAM_CSV_BYTES, _CSV)
+        body = await _body(request, _CSV)
         item = incoming(principal, Source.ACCESS_TEAM, body, request, idempotency_key)
         outcome = await _in_transaction(
             api, lambda conn: api.service.submit_access_team_csv(conn, item)
@@ -316,7 +376,7 @@ def build_router(api: IntakeApi, keys: Callable[[], KeyStore]) -> APIRouter:
         principal: Annotated[Principal, Depends(require_scope(who, Scopes.REGISTRY))],
         idempotency_key: idem = None,
     ) -> Response:
-        body = await _body(request, limits.MAX_REGISTRY_BYTES, _JSON)
+        body = await _body(request, _JSON)
         item = incoming(principal, Source.CONTRACT_MANAGEMENT, body, request, idempotency_key)
         outcome = await _in_transaction(
             api, lambda conn: api.service.put_provider(conn, item, provider_id)
@@ -335,7 +395,7 @@ def build_router(api: IntakeApi, keys: Callable[[], KeyStore]) -> APIRouter:
         principal: Annotated[Principal, Depends(require_scope(who, Scopes.REGISTRY))],
         idempotency_key: idem = None,
     ) -> Response:
-        body = await _body(request, limits.MAX_IMPORT_CSV_BYTES, _CSV)
+        body = await _body(request, _CSV)
         item = incoming(principal, Source.CONTRACT_MANAGEMENT, body, request, idempotency_key)
         outcome = await _in_transaction(
             api, lambda conn: api.service.import_registry_csv(conn, item)
@@ -355,7 +415,7 @@ def build_router(api: IntakeApi, keys: Callable[[], KeyStore]) -> APIRouter:
         principal: Annotated[Principal, Depends(require_scope(who, Scopes.INDICATORS))],
         idempotency_key: idem = None,
     ) -> Response:
-        body = await _body(request, limits.MAX_INDICATORS_BYTES, _JSON)
+        body = await _body(request, _JSON)
         item = incoming(principal, Source.CONTRACT_MANAGEMENT, body, request, idempotency_key)
         outcome = await _in_transaction(
             api, lambda conn: api.service.report_indicators(conn, item, provider_id)
@@ -374,7 +434,7 @@ def build_router(api: IntakeApi, keys: Callable[[], KeyStore]) -> APIRouter:
         principal: Annotated[Principal, Depends(require_scope(who, Scopes.INDICATORS))],
         idempotency_key: idem = None,
     ) -> Response:
-        body = await _body(request, limits.MAX_IMPORT_CSV_BYTES, _CSV)
+        body = await _body(request, _CSV)
         item = incoming(principal, Source.CONTRACT_MANAGEMENT, body, request, idempotency_key)
         outcome = await _in_transaction(
             api, lambda conn: api.service.import_indicators_csv(conn, item)
@@ -409,7 +469,11 @@ def build_router(api: IntakeApi, keys: Callable[[], KeyStore]) -> APIRouter:
         partner_reference: Annotated[str | None, Query(max_length=200)] = None,
         status: Annotated[
             str | None,
-            Query(pattern="^(received|accepted|partially_accepted|rejected|needs_provider)$"),
+            Query(
+                pattern=f"^({'|'.join([*SubmissionStatus, ItemStatus.NEEDS_PROVIDER])})$",
+                description="A submission status, or needs_provider: some signal waits for "
+                "its provider.",
+            ),
         ] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         provider_id: Annotated[str | None, Query(max_length=64)] = None,
@@ -426,6 +490,8 @@ def build_router(api: IntakeApi, keys: Callable[[], KeyStore]) -> APIRouter:
                 provider_id=provider_id,
             )
         return {"submissions": items}
+
+    _add_free_text_route(router, api, who)
 
     @router.post(
         "/submissions/{submission_id}/provider",
@@ -467,6 +533,36 @@ def build_router(api: IntakeApi, keys: Callable[[], KeyStore]) -> APIRouter:
     return router
 
 
+def _add_free_text_route(
+    router: APIRouter, api: IntakeApi, who: Callable[[Request], Awaitable[Principal]]
+) -> None:
+    """The supervisors' route: the free text of one signal, each read in the processing log."""
+
+    @router.get(
+        "/signals/{signal_id}/free-text",
+        summary="A supervisor reads the free text of one signal (every read is logged)",
+        responses=problem_responses(401, 403, 404, 422),
+    )
+    async def read_free_text(
+        signal_id: UUID,
+        principal: Annotated[
+            Principal, Depends(require_scope(who, Scopes.FREE_TEXT, code="forbidden"))
+        ],
+    ) -> FreeText:
+        async with api.pool().acquire() as conn, conn.transaction():
+            found = await api.service.read_free_text(
+                conn, signal_id, reader=f"supervisor:{principal.party_id}"
+            )
+        if found is None:
+            raise Problem(404, "not-found", "No such signal")
+        return FreeText(
+            signal_id=found.signal_id,
+            submission_id=found.submission_id,
+            source=Source(found.source),
+            free_text=found.free_text,
+        )
+
+
 def _provider_id_path() -> Any:
     from fastapi import Path  # noqa: PLC0415
 
@@ -493,7 +589,3 @@ def _csv_body() -> dict[str, Any]:
             "content": {"text/csv": {"schema": {"type": "string"}}},
         }
     }
-
-
-def _unused(*_: Any) -> None:
-    json.dumps({})

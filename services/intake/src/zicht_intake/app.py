@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Coroutine
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import asyncpg
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
+from zicht_intake.adapters import postgres as db
 from zicht_intake.adapters.clock import SystemClock
-from zicht_intake.api import IntakeApi, build_router
+from zicht_intake.api import IntakeApi, body_limit_of, build_router
 from zicht_intake.config import (
     MIN_PSEUDONYM_KEY_LENGTH,
     PUBLIC_PSEUDONYM_KEYS,
@@ -20,7 +28,9 @@ from zicht_intake.handlers import build_consumers, build_record_consumers
 from zicht_intake.ports import Clock
 from zicht_intake.service import IntakeService
 from zicht_runtime.auth import KeyStore
+from zicht_runtime.db import DbConnection
 from zicht_runtime.kit import ServiceKit, create_service_app
+from zicht_runtime.retention import Purge, delete_older
 from zicht_schemas import source_urn, topics
 
 __all__ = [
@@ -30,10 +40,13 @@ __all__ = [
     "create_broker",
     "create_kit",
     "create_service",
+    "intake_purges",
     "pseudonym_key",
 ]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+log = logging.getLogger(__name__)
 
 
 class PseudonymKeyError(ValueError):
@@ -73,6 +86,38 @@ def create_service(settings: IntakeSettings, clock: Clock | None = None) -> Inta
     )
 
 
+def _waiting_sweep(
+    service: IntakeService, interval_s: float
+) -> Callable[[asyncpg.Pool, asyncio.Event], Coroutine[Any, Any, None]]:
+    """Release waiting signals whose provider is known: at start, then every interval."""
+
+    async def loop(pool: asyncpg.Pool, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                async with pool.acquire() as conn, conn.transaction():
+                    await service.release_waiting(conn)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                log.warning("releasing waiting signals failed; trying again later")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval_s)
+
+    return loop
+
+
+def intake_purges(settings: IntakeSettings) -> dict[str, Purge]:
+    """Intake's own retention: raw bodies (BSNs in clear), then the processing log."""
+
+    async def raw_submissions(conn: DbConnection, now: datetime) -> int:
+        before = now - timedelta(days=settings.raw_retention_days)
+        return await db.purge_raw_submissions(conn, before, now)
+
+    async def processing_log(conn: DbConnection, now: datetime) -> int:
+        before = now - timedelta(days=settings.processing_log_retention_days)
+        return await delete_older(conn, "processing_log", "at", before)
+
+    return {"raw_submissions": raw_submissions, "processing_log": processing_log}
+
+
 def create_kit(settings: IntakeSettings, service: IntakeService | None = None) -> ServiceKit:
     """Wire the service's use cases to Postgres and Kafka through the shared kit."""
     service = service or create_service(settings)
@@ -88,6 +133,8 @@ def create_kit(settings: IntakeSettings, service: IntakeService | None = None) -
             topics.INDICATORS_REPORTED,
         ],
         compacted=[topics.PROVIDER_REGISTERED],
+        background=[_waiting_sweep(service, settings.waiting_sweep_interval_s)],
+        purges=intake_purges(settings),
         counts=business_counts,
     )
 
@@ -113,6 +160,7 @@ def create_app(
         kit,
         title="Zicht intake",
         routers=[router],
+        body_limit=body_limit_of(router),
         version="1",
         description="Partners submit signals about care providers in their own formats; "
         "contract management keeps the provider registry. See docs/partners/.",

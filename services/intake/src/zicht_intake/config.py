@@ -55,7 +55,21 @@ class IntakeSettings(ServiceSettings):
         description="Partner id (and team) of files on partner.access-team.v1.",
     )
     raw_retention_days: int = Field(
-        default=30, ge=1, description="Days a raw submission is kept after processing."
+        default=30,
+        ge=1,
+        description="Days a raw submission (BSNs in clear) is kept after processing; then its "
+        "body is removed, its receipt and digests stay.",
+    )
+    processing_log_retention_days: int = Field(
+        default=365,
+        ge=1,
+        description="Days a line of the processing log (who did what with personal data) is kept.",
+    )
+    waiting_sweep_interval_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds between sweeps that release signals waiting for a provider the "
+        "registry now knows (also run at start; a registration releases its signals at once).",
     )
     public_base_url: str = Field(
         default="", description="Base URL partners use, for Location headers (empty: relative)."

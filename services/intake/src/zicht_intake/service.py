@@ -29,6 +29,7 @@ from zicht_intake.domain import (
     Refusal,
     Rejection,
     SignalDraft,
+    canonical_json,
     complete,
     identify,
     normalise_igj,
@@ -58,6 +59,7 @@ from zicht_schemas import (
 )
 
 __all__ = [
+    "IDEMPOTENCY_KEY_HEADER",
     "Incoming",
     "IntakeService",
     "ItemResult",
@@ -73,6 +75,9 @@ _NAMESPACE = uuid.UUID("6a1f3c2e-5b7d-4e8f-9a0b-1c2d3e4f5a6b")
 _PURPOSE = "supervision of Wmo 2015 and Jeugdwet care: signal intake"
 _DRAFT = TypeAdapter(SignalDraft)
 
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+"""The HTTP header a partner may name a submission by, to retry it safely."""
+
 
 class SubmissionKind:
     """What a submission holds; one reference space per kind and partner."""
@@ -83,6 +88,9 @@ class SubmissionKind:
     REGISTRY_CSV = "registry_csv"
     INDICATORS = "indicators"
     INDICATORS_CSV = "indicators_csv"
+
+
+_JSON_KINDS = frozenset({SubmissionKind.SIGNAL, SubmissionKind.REGISTRY, SubmissionKind.INDICATORS})
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +147,20 @@ def _digest(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
 
 
+def _canonical_digest(kind: str, body: bytes) -> bytes | None:
+    """The digest of a JSON body's canonical form; None for CSV and for what is no JSON."""
+    canonical = canonical_json(body) if kind in _JSON_KINDS else None
+    return None if canonical is None else _digest(canonical)
+
+
+def _same_content(earlier: db.StoredSubmission, kind: str, body: bytes) -> bool:
+    """Whether a resubmission holds what the earlier one held: the same JSON, however written."""
+    canonical = _canonical_digest(kind, body)
+    if canonical is not None and earlier.canonical_digest is not None:
+        return canonical == earlier.canonical_digest
+    return earlier.content_digest == _digest(body)
+
+
 def _trace_id() -> str | None:
     context = trace.get_current_span().get_span_context()
     return f"{context.trace_id:032x}" if context.is_valid else None
@@ -153,7 +175,20 @@ def rejection_json(rejection: Rejection) -> dict[str, Any]:
         item["row"] = rejection.row
     if rejection.column is not None:
         item["column"] = rejection.column
+    if rejection.header is not None:
+        item["header"] = rejection.header
     return item
+
+
+def _reused_idempotency_key() -> Rejection:
+    from zicht_schemas import RejectionCode  # noqa: PLC0415  # keeps the top import list short
+
+    return Rejection(
+        RejectionCode.DUPLICATE_REFERENCE,
+        "this Idempotency-Key was used before with a different body; a new submission needs "
+        "a new key",
+        header=IDEMPOTENCY_KEY_HEADER,
+    )
 
 
 def _duplicate_reference(pointer: str | None = None, row: int | None = None) -> Rejection:
@@ -404,6 +439,29 @@ class IntakeService:
         await write_events(conn, cloud)
         return cloud.id
 
+    # --- supervisors ----------------------------------------------------------------------
+
+    async def read_free_text(
+        self, conn: DbConnection, signal_id: UUID, *, reader: str
+    ) -> db.StoredFreeText | None:
+        """A signal's free text for a supervisor; every read is logged, in the same transaction.
+
+        None when there is no such signal (nothing was read, so nothing is logged).
+        """
+        found = await db.signal_free_text(conn, signal_id)
+        if found is None:
+            return None
+        await db.log_processing(
+            conn,
+            actor=reader,
+            action="read free text of a signal",
+            purpose=_PURPOSE,
+            submission_id=found.submission_id,
+            signal_id=signal_id,
+            trace_id=_trace_id(),
+        )
+        return found
+
     # --- operators ------------------------------------------------------------------------
 
     async def resolve_provider(
@@ -420,7 +478,8 @@ class IntakeService:
         if provider is None:
             return None
         rows = await conn.fetch(
-            "SELECT signal_id, draft, item_no FROM signals WHERE submission_id = $1 "
+            "SELECT signal_id, submission_id, item_no, partner_id, received_at, "
+            "draft::text AS draft FROM signals WHERE submission_id = $1 "
             "AND status = 'needs_provider' AND ($2::int IS NULL OR item_no = $2) FOR UPDATE",
             submission_id,
             item_no,
@@ -430,39 +489,9 @@ class IntakeService:
         for row in rows:
             draft = _DRAFT.validate_json(row["draft"])
             location = _location_for(draft, provider)
-            event = complete(
-                draft,
-                Identification(provider, location, ProviderMatch.REGISTRY_ID),
-                signal_id=row["signal_id"],
-                submission_id=submission_id,
-                partner_id=await conn.fetchval(
-                    "SELECT partner_id FROM submissions WHERE submission_id = $1", submission_id
-                ),
-                received_at=await conn.fetchval(
-                    "SELECT received_at FROM submissions WHERE submission_id = $1",
-                    submission_id,
-                ),
-            )
-            if event is None:
+            identification = Identification(provider, location, ProviderMatch.REGISTRY_ID)
+            if not await self._release(conn, row, draft, identification, operator, now):
                 continue
-            event_id = await self._publish_received(conn, event, submission_id, now)
-            await conn.execute(
-                "UPDATE signals SET status = 'accepted', provider_id = $2, matched_by = $3, "
-                "event_id = $4, resolved_by = $5, resolved_at = $6 WHERE signal_id = $1",
-                row["signal_id"],
-                provider_id,
-                ProviderMatch.REGISTRY_ID.value,
-                event_id,
-                operator,
-                now,
-            )
-            await conn.execute(
-                "UPDATE submission_items SET status = 'accepted', provider_id = $3 "
-                "WHERE submission_id = $1 AND item_no = $2",
-                submission_id,
-                row["item_no"],
-                provider_id,
-            )
             await db.log_processing(
                 conn,
                 actor=operator,
@@ -475,6 +504,95 @@ class IntakeService:
             done.append(row["signal_id"])
         return done
 
+    async def release_waiting(
+        self, conn: DbConnection, provider_id: str | None = None, *, limit: int = 500
+    ) -> list[UUID]:
+        """Signals waiting for a provider that the registry now knows go on; their ids.
+
+        With ``provider_id``, the signals that provider may be about (its KvK, AGB or a
+        location's postcode); without, every waiting signal that any registered provider may
+        be about (the sweep at start and on schedule, which also catches a signal committed
+        while its provider's registration was being written). Each is identified as at
+        receipt, among every candidate, so a shared postcode cannot pick the wrong provider.
+        Rows another transaction holds are skipped: that transaction, or the next sweep,
+        takes them.
+        """
+        rows = await conn.fetch(
+            """
+            SELECT s.signal_id, s.submission_id, s.item_no, s.partner_id, s.received_at,
+                   s.draft::text AS draft
+            FROM signals s
+            WHERE s.status = 'needs_provider'
+              AND EXISTS (
+                SELECT 1 FROM providers p
+                WHERE ($1::text IS NULL OR p.provider_id = $1)
+                  AND (p.kvk = s.draft -> 'provider' ->> 'kvk'
+                       OR p.agb = s.draft -> 'provider' ->> 'agb'
+                       OR EXISTS (SELECT 1 FROM provider_locations l
+                                  WHERE l.provider_id = p.provider_id
+                                    AND l.postcode = s.draft -> 'provider' ->> 'postcode')))
+            ORDER BY s.received_at
+            LIMIT $2
+            FOR UPDATE OF s SKIP LOCKED
+            """,
+            provider_id,
+            limit,
+        )
+        now = self.clock.now()
+        released: list[UUID] = []
+        for row in rows:
+            draft = _DRAFT.validate_json(row["draft"])
+            if await self._release(
+                conn, row, draft, await self._identify(conn, draft), "registry", now
+            ):
+                released.append(row["signal_id"])
+        if released:
+            log.info(
+                "waiting signals released by the registry",
+                extra={"zicht.released": len(released), "zicht.provider_id": provider_id},
+            )
+        return released
+
+    async def _release(  # noqa: PLR0917  # the steps of one use case, called in its order
+        self,
+        conn: DbConnection,
+        row: Any,
+        draft: SignalDraft,
+        identification: Identification | None,
+        resolved_by: str,
+        now: datetime,
+    ) -> bool:
+        """A waiting signal goes on with its provider; False while it still cannot."""
+        event = complete(
+            draft,
+            identification,
+            signal_id=row["signal_id"],
+            submission_id=row["submission_id"],
+            partner_id=row["partner_id"],
+            received_at=row["received_at"],
+        )
+        if event is None:
+            return False
+        event_id = await self._publish_received(conn, event, row["submission_id"], now)
+        await conn.execute(
+            "UPDATE signals SET status = 'accepted', provider_id = $2, matched_by = $3, "
+            "event_id = $4, resolved_by = $5, resolved_at = $6 WHERE signal_id = $1",
+            row["signal_id"],
+            event.provider.provider_id,
+            event.provider.matched_by.value,
+            event_id,
+            resolved_by,
+            now,
+        )
+        await conn.execute(
+            "UPDATE submission_items SET status = 'accepted', provider_id = $3 "
+            "WHERE submission_id = $1 AND item_no = $2",
+            row["submission_id"],
+            row["item_no"],
+            event.provider.provider_id,
+        )
+        return True
+
     # --- registry and indicators ----------------------------------------------------------
 
     async def put_provider(
@@ -482,7 +600,8 @@ class IntakeService:
     ) -> SubmissionOutcome:
         """Replace a provider's registry entry; publish it when it changed."""
         now = self.clock.now()
-        reference = f"{provider_id}@{_digest(incoming.body).hex()[:16]}"
+        content = _canonical_digest(SubmissionKind.REGISTRY, incoming.body)
+        reference = f"{provider_id}@{(content or _digest(incoming.body)).hex()[:16]}"
         earlier = await self._earlier(conn, incoming, SubmissionKind.REGISTRY, reference, now)
         if earlier is not None:
             return earlier
@@ -536,7 +655,9 @@ class IntakeService:
                 conn, incoming, submission_id, None, now, parsed, publish=False
             )
         items = []
-        for no, part in enumerate(parsed, start=1):
+        for part in parsed:
+            # A part is numbered by its first row in the file, as the partner sees it there.
+            no = part.rows[0]
             if isinstance(part.result, Refusal):
                 item = ItemResult(
                     no,
@@ -562,6 +683,7 @@ class IntakeService:
         entry: Any,
         now: datetime,
     ) -> ItemResult:
+        # Text, for its digest; stored as the object it encodes ($n::text::jsonb).
         entry_json = json.dumps(_entry_dict(entry), sort_keys=True, default=str)
         digest = _digest(entry_json.encode())
         stored = await db.stored_provider(conn, provider_id)
@@ -603,61 +725,10 @@ class IntakeService:
                     time=now,
                 ),
             )
-            await self._retry_waiting(conn, provider_id, now)
+            await self.release_waiting(conn, provider_id)
         item = ItemResult(item_no, provider_id, "accepted", provider_id=provider_id)
         await self._store_item(conn, submission_id, item)
         return item
-
-    async def _retry_waiting(self, conn: DbConnection, provider_id: str, now: datetime) -> None:
-        """Signals waiting for a provider that the registry now knows go on."""
-        provider = await db.registry_provider(conn, provider_id)
-        if provider is None:
-            return
-        postcodes = [loc.postcode for loc in provider.locations]
-        rows = await conn.fetch(
-            """
-            SELECT signal_id, submission_id, item_no, partner_id, received_at, draft
-            FROM signals
-            WHERE status = 'needs_provider'
-              AND ((draft -> 'provider' ->> 'kvk') = $1 OR (draft -> 'provider' ->> 'agb') = $2
-                   OR (draft -> 'provider' ->> 'postcode') = ANY($3::text[]))
-            ORDER BY received_at
-            LIMIT 1000
-            FOR UPDATE
-            """,
-            provider.kvk,
-            provider.agb,
-            postcodes,
-        )
-        for row in rows:
-            draft = _DRAFT.validate_json(row["draft"])
-            event = complete(
-                draft,
-                identify(draft.provider, [provider]),
-                signal_id=row["signal_id"],
-                submission_id=row["submission_id"],
-                partner_id=row["partner_id"],
-                received_at=row["received_at"],
-            )
-            if event is None:
-                continue
-            event_id = await self._publish_received(conn, event, row["submission_id"], now)
-            await conn.execute(
-                "UPDATE signals SET status = 'accepted', provider_id = $2, matched_by = $3, "
-                "event_id = $4, resolved_by = 'registry', resolved_at = $5 WHERE signal_id = $1",
-                row["signal_id"],
-                provider_id,
-                event.provider.matched_by.value,
-                event_id,
-                now,
-            )
-            await conn.execute(
-                "UPDATE submission_items SET status = 'accepted', provider_id = $3 "
-                "WHERE submission_id = $1 AND item_no = $2",
-                row["submission_id"],
-                row["item_no"],
-                provider_id,
-            )
 
     async def report_indicators(
         self, conn: DbConnection, incoming: Incoming, provider_id: str
@@ -742,7 +813,7 @@ class IntakeService:
             assessed.priority.value,
             assessed.framework_version,
             assessed.assessed_at,
-            json.dumps(reasons),
+            reasons,
             link.investigation_id if link else None,
             link.relation.value if link else None,
         )
@@ -788,7 +859,7 @@ class IntakeService:
         )
         if earlier is None:
             return None
-        if earlier.content_digest == _digest(incoming.body):
+        if _same_content(earlier, kind, incoming.body):
             return SubmissionOutcome(
                 earlier.submission_id,
                 earlier.status,
@@ -796,10 +867,13 @@ class IntakeService:
                 replayed=True,
                 stored_errors=tuple(earlier.rejections),
             )
-        # Same reference, other content: refused, but the raw submission is kept.
+        # Same key or reference, other content: refused, but the raw submission is kept.
         submission_id = uuid.uuid4()
-        pointer = "/" + _reference_field(incoming.source) if reference else None
-        refusal = Refusal((_duplicate_reference(pointer),))
+        if earlier.by_key:
+            refusal = Refusal((_reused_idempotency_key(),))
+        else:
+            pointer = "/" + _reference_field(incoming.source) if reference else None
+            refusal = Refusal((_duplicate_reference(pointer),))
         await self._store_raw(
             conn, incoming, kind, None, submission_id, now, keep_idempotency_key=False
         )
@@ -836,6 +910,7 @@ class IntakeService:
                 # A refused conflicting resubmission does not take the key of the first.
                 idempotency_key=incoming.idempotency_key if keep_idempotency_key else None,
                 content_digest=_digest(incoming.body),
+                canonical_digest=_canonical_digest(kind, incoming.body),
                 content_type=incoming.content_type,
                 raw=incoming.body,
                 received_at=now,

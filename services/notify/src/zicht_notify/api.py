@@ -27,7 +27,7 @@ from uuid import UUID
 import asyncpg
 import httpx
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import BaseModel, Field, HttpUrl, field_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
 from zicht_notify.domain import (
     Recipient,
@@ -61,6 +61,10 @@ ROLES: dict[str, tuple[str, ...]] = {
 
 class Filters(BaseModel):
     """What a subscription narrows the routing to; absent means everything routed to you."""
+
+    # A field notify does not know is refused (422), not ignored: a subscriber that sends
+    # one (e.g. ``subscriber``) believes it asked for something notify would not do.
+    model_config = ConfigDict(extra="forbid")
 
     event_types: list[str] | None = Field(
         default=None, max_length=10, description="CloudEvent types to receive."

@@ -21,7 +21,9 @@ class NotifySettings(ServiceSettings):
     http_port: int = Field(default=8004, ge=0, le=65535, description="Port of the HTTP API.")
     routing_file: Path | None = Field(
         default=None,
-        description="The routing policy (YAML) in force; empty: the shipped default (2025.1).",
+        description="The routing policy (YAML) in force; empty: the shipped default (2025.2). "
+        "The shipped 2025.1 stays in the package (zicht_notify/routing/2025.1.yaml) and is put "
+        "back in force by naming that file here.",
     )
     link_base_url: str = Field(
         default="http://127.0.0.1:8003/v1/providers",

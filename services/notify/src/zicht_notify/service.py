@@ -206,7 +206,7 @@ class NotifyService:
         conn: DbConnection,
         received: CloudEvent[SignalAssessedV1] | CloudEvent[ProviderRiskChangedV1],
     ) -> list[UUID]:
-        """Make one alert per recipient of an event; record those without a subscription."""
+        """Make one alert per subscription of each recipient; record those without one."""
         event = received.data
         provider_id = event.provider_id
         with (
@@ -226,32 +226,30 @@ class NotifyService:
             made: list[UUID] = []
             now = self.clock.now()
             for r in routes:
-                alert_id = await self._alert_for(conn, received, relations, r, now)
-                if alert_id is not None:
+                for alert_id in await self._alerts_for(conn, received, relations, r, now):
                     made.append(alert_id)
                     self.metrics.alert_routed(r.recipient.kind.value)
             if isinstance(event, ProviderRiskChangedV1):
                 await self._remember_rise(conn, event, routes, now)
             return made
 
-    async def _alert_for(
+    async def _alerts_for(
         self,
         conn: DbConnection,
         received: CloudEvent[Any],
         relations: ProviderRelations | None,
         r: Route,
         now: datetime,
-    ) -> UUID | None:
-        alert_id = alert_id_for(UUID(received.id), r.recipient)
-        alert = build_alert(
-            received.data,
-            relations,
-            r,
-            alert_id=alert_id,
-            link_base=self.link_base,
-            source_event_id=UUID(received.id),
-            source_event_type=received.type,
-        )
+    ) -> list[UUID]:
+        """The alerts of one route: one per subscription of the recipient that lets it through.
+
+        Every subscription is told on its own, under its own alert id and ``webhook-id``: a
+        second subscription of a party gets what its filters match, whatever an older one
+        gets. A paused subscription gets its alert recorded as undeliverable (so it can be
+        redelivered after a resume); a recipient with no subscription at all one undeliverable
+        record; one whose subscriptions all narrow the alert away nothing.
+        """
+        source_event_id = UUID(received.id)
         subscriptions = await conn.fetch(
             """
             SELECT subscription_id, paused, event_types, min_level, categories, providers
@@ -262,14 +260,72 @@ class NotifyService:
             r.recipient.kind.value,
             r.recipient.id,
         )
-        matching = [sub for sub in subscriptions if matches(_filter(sub), alert)]
-        if subscriptions and not matching:
-            return None  # the subscriber narrowed this away: no alert is due
-        active = [sub for sub in matching if not sub["paused"]]
-        chosen = active[0] if active else None
-        paused_only = chosen is None and bool(matching)
-        body = _structured(alert, received, self.source, now)
-        state = "pending" if chosen is not None else "undeliverable"
+        if not subscriptions:
+            made = await self._record_alert(
+                conn, received, relations, r, now, subscription_id=None, paused=False
+            )
+            return [] if made is None else [made]
+        probe = build_alert(
+            received.data,
+            relations,
+            r,
+            alert_id=alert_id_for(source_event_id, r.recipient),
+            link_base=self.link_base,
+            source_event_id=source_event_id,
+            source_event_type=received.type,
+        )
+        made_ids: list[UUID] = []
+        for sub in subscriptions:
+            if not matches(_filter(sub), probe):
+                continue  # this subscription narrowed it away: no alert is due to it
+            made = await self._record_alert(
+                conn,
+                received,
+                relations,
+                r,
+                now,
+                subscription_id=sub["subscription_id"],
+                paused=sub["paused"],
+            )
+            if made is not None:
+                made_ids.append(made)
+        return made_ids
+
+    async def _record_alert(
+        self,
+        conn: DbConnection,
+        received: CloudEvent[Any],
+        relations: ProviderRelations | None,
+        r: Route,
+        now: datetime,
+        *,
+        subscription_id: UUID | None,
+        paused: bool,
+    ) -> UUID | None:
+        """Store one alert: pending for an active subscription, else undeliverable.
+
+        Returns:
+            The alert id, or None when this alert was made before (a redelivered event).
+        """
+        source_event_id = UUID(received.id)
+        alert_id = alert_id_for(source_event_id, r.recipient, subscription_id)
+        alert = build_alert(
+            received.data,
+            relations,
+            r,
+            alert_id=alert_id,
+            link_base=self.link_base,
+            source_event_id=source_event_id,
+            source_event_type=received.type,
+        )
+        deliverable = subscription_id is not None and not paused
+        reason = (
+            None
+            if deliverable
+            else AlertFailureReason.SUBSCRIPTION_DISABLED
+            if paused
+            else AlertFailureReason.NO_SUBSCRIPTION
+        )
         inserted = await conn.fetchval(
             """
             INSERT INTO alerts (alert_id, webhook_id, subscription_id, subscriber_kind,
@@ -281,44 +337,36 @@ class NotifyService:
             """,
             alert_id,
             webhook_id_for(alert_id),
-            chosen["subscription_id"] if chosen else None,
+            subscription_id,
             r.recipient.kind.value,
             r.recipient.id,
             received.data.provider_id,
-            UUID(received.id),
+            source_event_id,
             received.type,
             r.rule_id,
-            body,
-            state,
-            now if chosen is not None else None,
+            _structured(alert, received, self.source, now),
+            "pending" if deliverable else "undeliverable",
+            now if deliverable else None,
             _traceparent(),
             now,
-            None if chosen is not None else now,
-            None
-            if chosen is not None
-            else (
-                AlertFailureReason.SUBSCRIPTION_DISABLED.value
-                if paused_only
-                else AlertFailureReason.NO_SUBSCRIPTION.value
-            ),
+            None if deliverable else now,
+            reason.value if reason is not None else None,
         )
         if inserted is None:
             return None
-        if chosen is None:
+        if reason is not None:
             await self._publish_failed(
                 conn,
                 alert_id=alert_id,
                 webhook_id=None,
                 recipient=r.recipient,
-                subscription_id=None,
+                subscription_id=subscription_id,
                 provider_id=received.data.provider_id,
-                source_event_id=UUID(received.id),
+                source_event_id=source_event_id,
                 source_event_type=received.type,
                 attempts=0,
                 status=None,
-                reason=AlertFailureReason.SUBSCRIPTION_DISABLED
-                if paused_only
-                else AlertFailureReason.NO_SUBSCRIPTION,
+                reason=reason,
                 now=now,
             )
         return alert_id
@@ -394,12 +442,12 @@ class NotifyService:
                 WHERE a.state IN ('pending', 'retrying') AND a.next_attempt_at <= $1
                   -- A subscription whose callback is not verified yet holds its alerts.
                   AND (s.subscription_id IS NULL OR s.verified_at IS NOT NULL)
-                  -- Order: an alert waits while an earlier one to the same subscriber about
-                  -- the same provider is still on its way (a retry holds back the rest).
+                  -- Order: an alert waits while an earlier one to the same subscription about
+                  -- the same provider is still on its way (a retry holds back the rest); the
+                  -- subscriber's other subscriptions do not wait for it.
                   AND NOT EXISTS (
                       SELECT 1 FROM alerts e
-                      WHERE e.subscriber_kind = a.subscriber_kind
-                        AND e.subscriber_id = a.subscriber_id
+                      WHERE e.subscription_id = a.subscription_id
                         AND e.provider_id = a.provider_id
                         AND e.state IN ('pending', 'retrying')
                         AND e.seq < a.seq)

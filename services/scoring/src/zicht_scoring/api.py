@@ -7,7 +7,6 @@ location in it or a contract with it); a region's key (``--attr region=<id>``) i
 # No `from __future__ import annotations` here: FastAPI reads the dependency annotations
 # of the routes and dependencies built in closures at runtime, where strings cannot be resolved.
 
-import json
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -43,10 +42,6 @@ def _visible_codes(principal: Principal) -> list[str] | None:
         region = regions().region(region_id)
         return [m.code for m in region.municipalities] if region else []
     return None
-
-
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
 
 
 def build_router(pool: Callable[[], asyncpg.Pool], keys: Callable[[], KeyStore]) -> APIRouter:
@@ -131,8 +126,8 @@ def build_router(pool: Callable[[], asyncpg.Pool], keys: Callable[[], KeyStore])
             "level": row["level"],
             "model_version": row["model_version"],
             "evaluated_at": row["evaluated_at"].isoformat(),
-            "contributions": _json(row["contributions"]),
-            "unknown_indicators": _json(row["unknown_indicators"]),
+            "contributions": row["contributions"],
+            "unknown_indicators": row["unknown_indicators"],
             "history": [
                 {
                     "evaluation_id": str(c["evaluation_id"]),

@@ -8,7 +8,6 @@ under a model version without publishing what was already published.
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -125,7 +124,7 @@ class ScoringService:
                     report.source.value,
                     report.period_year,
                     report.reported_at,
-                    json.dumps(item.value),
+                    item.value,
                 )
                 for item in report.indicators
             ],
@@ -206,7 +205,7 @@ class ScoringService:
             readings=newest_readings(
                 IndicatorReading(
                     code=IndicatorCode(r["code"]),
-                    value=json.loads(r["value"]) if isinstance(r["value"], str) else r["value"],
+                    value=r["value"],
                     period_year=r["period_year"],
                     reported_at=r["reported_at"],
                     source=IndicatorSource(r["source"]),
@@ -293,8 +292,8 @@ class ScoringService:
     ) -> None:
         # The register keeps every contribution of the current evaluation; the history keeps
         # what the event listed, so it grows with evaluations, not with signals squared.
-        every = json.dumps([c.model_dump(mode="json") for c in evaluation.contributions])
-        contributions = json.dumps([c.model_dump(mode="json") for c in changed.contributions])
+        every = [c.model_dump(mode="json") for c in evaluation.contributions]
+        contributions = [c.model_dump(mode="json") for c in changed.contributions]
         decaying = evaluation.changes_with_time
         await conn.execute(
             """
@@ -312,7 +311,7 @@ class ScoringService:
             changed.model_version,
             changed.evaluated_at,
             every,
-            json.dumps([c.value for c in changed.unknown_indicators]),
+            [c.value for c in changed.unknown_indicators],
             decaying,
         )
         await conn.execute(

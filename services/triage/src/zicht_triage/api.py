@@ -3,7 +3,6 @@
 # No `from __future__ import annotations` here: FastAPI reads the dependency annotations
 # of the routes and dependencies built in closures at runtime, where strings cannot be resolved.
 
-import json
 from collections.abc import Callable
 from typing import Annotated, Any
 from uuid import UUID
@@ -44,10 +43,6 @@ class CloseInvestigation(BaseModel):
         description="no_findings, improvement_plan or contract_dissolved."
     )
     note: str = Field(min_length=1, max_length=4000, description="The motivation, for the file.")
-
-
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
 
 
 def _region_codes(principal: Principal) -> list[str] | None:
@@ -198,8 +193,8 @@ async def _assessment(
     )
     if row is None:
         raise Problem(404, "not-found", "No such assessment")
-    decision = _json(row["decision"])
-    decision["context"] = _json(row["context"])
+    decision = dict(row["decision"])
+    decision["context"] = row["context"]
     decision["current"] = row["current"]
     decision["replaced_by"] = str(row["replaced_by"]) if row["replaced_by"] else None
     return dict(decision)

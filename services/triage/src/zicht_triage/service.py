@@ -6,7 +6,6 @@ joined, and the events announcing both (in the outbox) commit together.
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Sequence
@@ -64,20 +63,17 @@ class ReassessmentReport:
     changed: int
 
 
-def _context_json(context: AssessmentContext) -> str:
-    return json.dumps(
-        {
-            "related_to_region": context.related_to_region,
-            "open_investigation_id": str(context.open_investigation_id)
-            if context.open_investigation_id
-            else None,
-            "prior_signals_12_months": context.prior_signals_12_months,
-        }
-    )
+def _context_json(context: AssessmentContext) -> dict[str, Any]:
+    return {
+        "related_to_region": context.related_to_region,
+        "open_investigation_id": str(context.open_investigation_id)
+        if context.open_investigation_id
+        else None,
+        "prior_signals_12_months": context.prior_signals_12_months,
+    }
 
 
-def _context_from(raw: Any) -> AssessmentContext:
-    data = json.loads(raw) if isinstance(raw, str) else raw
+def _context_from(data: Any) -> AssessmentContext:
     open_id = data.get("open_investigation_id")
     return AssessmentContext(
         related_to_region=bool(data["related_to_region"]),
@@ -153,7 +149,7 @@ class TriageService:
                 """
                 INSERT INTO signals (signal_id, provider_id, occurred_at, received_at, event_id,
                                      data)
-                VALUES ($1, $2, $3, $4, $5, $6::jsonb)
+                VALUES ($1, $2, $3, $4, $5, $6::text::jsonb)
                 ON CONFLICT (signal_id) DO NOTHING
                 RETURNING signal_id
                 """,
@@ -308,7 +304,7 @@ class TriageService:
             """
             INSERT INTO assessments (assessment_id, signal_id, provider_id, framework_version,
                 outcome, strategy, priority, occurred_at, assessed_at, context, decision)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::jsonb)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::text::jsonb)
             """,
             assessed.assessment_id,
             assessed.signal_id,
@@ -392,7 +388,7 @@ class TriageService:
                 rows = await conn.fetch(
                     """
                     SELECT a.assessment_id, a.signal_id, a.framework_version, a.outcome, a.context,
-                           a.decision, s.data, s.event_id
+                           a.decision::text AS decision, s.data::text AS data, s.event_id
                     FROM assessments a JOIN signals s USING (signal_id)
                     WHERE a.current AND a.framework_version <> $1
                       AND ($2::uuid IS NULL OR a.signal_id > $2)
@@ -491,7 +487,7 @@ class TriageService:
                 INSERT INTO assessments (assessment_id, signal_id, provider_id,
                     framework_version, outcome, strategy, priority, occurred_at, assessed_at,
                     context, decision)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::jsonb)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::text::jsonb)
                 ON CONFLICT (assessment_id) DO NOTHING
                 """,
                 new_rows,

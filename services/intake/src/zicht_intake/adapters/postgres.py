@@ -7,7 +7,6 @@ outbox) commit together.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,11 +15,13 @@ from uuid import UUID
 
 from zicht_intake.domain import RegistryLocation, RegistryProvider
 from zicht_runtime.db import DbConnection
+from zicht_runtime.retention import BATCH as PURGE_BATCH
 from zicht_schemas import CareService
 
 __all__ = [
     "ItemRow",
     "SignalRow",
+    "StoredFreeText",
     "StoredSubmission",
     "SubmissionRow",
     "find_signal_by_reference",
@@ -29,7 +30,9 @@ __all__ = [
     "insert_signal",
     "insert_submission",
     "log_processing",
+    "purge_raw_submissions",
     "registry_candidates",
+    "signal_free_text",
 ]
 
 
@@ -53,6 +56,8 @@ class SubmissionRow:
     kafka_topic: str | None = None
     kafka_partition: int | None = None
     kafka_offset: int | None = None
+    canonical_digest: bytes | None = None
+    """The digest of the body's canonical JSON; None when the body is no JSON document."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +66,12 @@ class StoredSubmission:
 
     submission_id: UUID
     content_digest: bytes
+    canonical_digest: bytes | None
     status: str
     received_at: datetime
     rejections: list[dict[str, Any]]
+    by_key: bool
+    """Found by the request's idempotency key (else by the partner reference)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +119,8 @@ async def find_submission(
     """The partner's earlier submission with this idempotency key or reference, if any."""
     row = await conn.fetchrow(
         """
-        SELECT submission_id, content_digest, status, received_at, rejections
+        SELECT submission_id, content_digest, canonical_digest, status, received_at, rejections,
+               coalesce(idempotency_key = $4, false) AS by_key
         FROM submissions
         WHERE partner_id = $1
           AND (($4::text IS NOT NULL AND idempotency_key = $4)
@@ -130,9 +139,13 @@ async def find_submission(
     return StoredSubmission(
         submission_id=row["submission_id"],
         content_digest=bytes(row["content_digest"]),
+        canonical_digest=None
+        if row["canonical_digest"] is None
+        else bytes(row["canonical_digest"]),
         status=row["status"],
         received_at=row["received_at"],
-        rejections=_json(row["rejections"]),
+        rejections=row["rejections"],
+        by_key=row["by_key"],
     )
 
 
@@ -142,8 +155,10 @@ async def insert_submission(conn: DbConnection, sub: SubmissionRow, status: str)
         """
         INSERT INTO submissions (submission_id, partner_id, key_id, source, kind, channel,
             partner_reference, idempotency_key, content_digest, content_type, raw,
-            received_at, status, trace_id, kafka_topic, kafka_partition, kafka_offset)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+            received_at, status, trace_id, kafka_topic, kafka_partition, kafka_offset,
+            canonical_digest)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                $18)
         """,
         sub.submission_id,
         sub.partner_id,
@@ -162,6 +177,7 @@ async def insert_submission(conn: DbConnection, sub: SubmissionRow, status: str)
         sub.kafka_topic,
         sub.kafka_partition,
         sub.kafka_offset,
+        sub.canonical_digest,
     )
 
 
@@ -173,7 +189,7 @@ async def set_submission_status(
         "UPDATE submissions SET status = $2, rejections = $3::jsonb WHERE submission_id = $1",
         submission_id,
         status,
-        json.dumps(list(rejections)),
+        list(rejections),
     )
 
 
@@ -191,8 +207,8 @@ async def insert_item(conn: DbConnection, item: ItemRow) -> None:
         item.status,
         item.signal_id,
         item.provider_id,
-        json.dumps(list(item.rejections)),
-        json.dumps(list(item.warnings)),
+        list(item.rejections),
+        list(item.warnings),
     )
 
 
@@ -217,7 +233,7 @@ async def insert_signal(conn: DbConnection, signal: SignalRow) -> None:
         INSERT INTO signals (signal_id, submission_id, item_no, partner_id, source,
             partner_reference, received_at, occurred_at, status, provider_id, matched_by,
             draft, free_text, content_digest, event_id)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14, $15)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::text::jsonb, $13, $14, $15)
         """,
         signal.signal_id,
         signal.submission_id,
@@ -302,7 +318,7 @@ def _registry_provider(row: Any) -> RegistryProvider:
             municipality_code=loc["municipality_code"],
             services=tuple(CareService(s) for s in loc["services"]),
         )
-        for loc in _json(row["locations"])
+        for loc in row["locations"]
     )
     return RegistryProvider(
         provider_id=row["provider_id"],
@@ -365,9 +381,9 @@ async def save_provider(
         """
         INSERT INTO providers (provider_id, name, name_key, kvk, agb, entry, entry_digest,
                                registry_version, updated_at)
-        VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9)
+        VALUES ($1, $2, $3, $4, $5, $6::text::jsonb, $7, $8, $9)
         ON CONFLICT (provider_id) DO UPDATE SET name = $2, name_key = $3, kvk = $4, agb = $5,
-            entry = $6::jsonb, entry_digest = $7, registry_version = $8, updated_at = $9
+            entry = $6::text::jsonb, entry_digest = $7, registry_version = $8, updated_at = $9
         """,
         provider_id,
         name,
@@ -403,6 +419,27 @@ async def save_provider(
         )
 
 
+@dataclass(frozen=True, slots=True)
+class StoredFreeText:
+    """The free text a partner wrote with a signal (masked), and where the signal came from."""
+
+    signal_id: UUID
+    submission_id: UUID
+    source: str
+    free_text: str | None
+
+
+async def signal_free_text(conn: DbConnection, signal_id: UUID) -> StoredFreeText | None:
+    """A signal's free text, or None when there is no such signal."""
+    row = await conn.fetchrow(
+        "SELECT signal_id, submission_id, source, free_text FROM signals WHERE signal_id = $1",
+        signal_id,
+    )
+    if row is None:
+        return None
+    return StoredFreeText(row["signal_id"], row["submission_id"], row["source"], row["free_text"])
+
+
 async def log_processing(
     conn: DbConnection,
     *,
@@ -428,5 +465,27 @@ async def log_processing(
     )
 
 
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
+async def purge_raw_submissions(conn: DbConnection, before: datetime, now: datetime) -> int:
+    """Remove the raw body of submissions received before ``before``, batch by batch.
+
+    The row stays: its receipt (partner, reference, time, status, reasons) and its digests,
+    so a later question about the submission, and a partner's retry of it, are still
+    answered; ``purged_at`` says when the body went.
+    """
+    purged = 0
+    while True:
+        status = await conn.execute(
+            """
+            UPDATE submissions SET raw = NULL, purged_at = $2
+            WHERE submission_id = ANY(ARRAY(
+                SELECT submission_id FROM submissions
+                WHERE raw IS NOT NULL AND received_at < $1 LIMIT $3))
+            """,
+            before,
+            now,
+            PURGE_BATCH,
+        )
+        done = int(status.split()[-1])
+        purged += done
+        if done < PURGE_BATCH:
+            return purged

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
+import asyncpg
+
+from zicht_intake.domain import ItemStatus, SubmissionStatus
 from zicht_runtime.db import DbConnection
 
-__all__ = ["list_submissions", "submission_status"]
-
-
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
+__all__ = ["item_view", "list_submissions", "submission_status"]
 
 
 async def submission_status(
@@ -20,9 +19,10 @@ async def submission_status(
 ) -> dict[str, Any] | None:
     """One submission with a result per part; None when absent or another partner's.
 
-    An item's status follows the signal past intake: ``needs_provider`` while it waits,
-    ``accepted`` once stored for publication, ``published`` once on Kafka; then the
-    assessment and the investigation it opened or joined.
+    An item's status is one of :class:`ItemStatus`: ``needs_provider`` while a signal waits
+    for its provider, ``accepted`` once it goes on (when the outbox relay puts it on Kafka is
+    intake's business, not the partner's), ``rejected``; then the assessment and the
+    investigation it opened or joined. CSV parts carry their ``row`` in the file.
     """
     head = await conn.fetchrow(
         """
@@ -39,14 +39,11 @@ async def submission_status(
         """
         SELECT i.item_no, i.partner_reference, i.status, i.signal_id, i.provider_id,
                i.rejections, i.warnings,
-               (o.sent_at IS NOT NULL) AS published,
                a.outcome, a.strategy, a.priority, a.framework_version, a.assessed_at,
                a.reasons, a.investigation_id, a.investigation_relation,
                v.state AS investigation_state, v.decision AS investigation_decision,
                v.closed_at AS investigation_closed_at
         FROM submission_items i
-        LEFT JOIN signals s ON s.signal_id = i.signal_id
-        LEFT JOIN outbox o ON o.event_id = s.event_id
         LEFT JOIN signal_outcomes a ON a.signal_id = i.signal_id
         LEFT JOIN investigations v ON v.investigation_id = a.investigation_id
         WHERE i.submission_id = $1
@@ -54,7 +51,7 @@ async def submission_status(
         """,
         submission_id,
     )
-    items = [_item(row, csv=head["kind"].endswith("_csv")) for row in rows]
+    items = [item_view(row, csv=head["kind"].endswith("_csv")) for row in rows]
     return {
         "submission_id": str(head["submission_id"]),
         "source": head["source"],
@@ -62,17 +59,15 @@ async def submission_status(
         "channel": head["channel"],
         "partner_reference": head["partner_reference"],
         "received_at": head["received_at"].isoformat(),
-        "status": head["status"],
-        "rejections": _json(head["rejections"]),
+        "status": SubmissionStatus(head["status"]).value,
+        "rejections": head["rejections"],
         "items": items,
     }
 
 
-def _item(row: Any, *, csv: bool) -> dict[str, Any]:
-    status = row["status"]
-    if status == "accepted" and row["signal_id"] is not None and row["published"]:
-        status = "published"
-    item: dict[str, Any] = {"status": status}
+def item_view(row: Mapping[str, Any] | asyncpg.Record, *, csv: bool) -> dict[str, Any]:
+    """One part of a submission (a row of the status query) as the status shows it."""
+    item: dict[str, Any] = {"status": ItemStatus(row["status"]).value}
     if csv:
         item["row"] = row["item_no"]
     if row["partner_reference"]:
@@ -81,10 +76,10 @@ def _item(row: Any, *, csv: bool) -> dict[str, Any]:
         item["signal_id"] = str(row["signal_id"])
     if row["provider_id"]:
         item["provider_id"] = row["provider_id"]
-    rejections = _json(row["rejections"])
+    rejections = row["rejections"]
     if rejections:
         item["rejections"] = rejections
-    warnings = _json(row["warnings"])
+    warnings = row["warnings"]
     if warnings:
         item["warnings"] = warnings
     if row["outcome"] is not None:
@@ -94,7 +89,7 @@ def _item(row: Any, *, csv: bool) -> dict[str, Any]:
             "priority": row["priority"],
             "framework_version": row["framework_version"],
             "assessed_at": row["assessed_at"].isoformat(),
-            "reasons": _json(row["reasons"]),
+            "reasons": row["reasons"],
         }
     if row["investigation_id"] is not None:
         item["investigation"] = {
@@ -152,7 +147,7 @@ async def list_submissions(
             "kind": r["kind"],
             "partner_reference": r["partner_reference"],
             "received_at": r["received_at"].isoformat(),
-            "status": r["status"],
+            "status": SubmissionStatus(r["status"]).value,
             "items": r["items"],
             "needs_provider": r["needs_provider"],
             "status_url": f"/v1/submissions/{r['submission_id']}",

@@ -54,8 +54,10 @@ from zicht_intake.domain.signals import (
     parse_access_team_csv,
     reference_of,
 )
+from zicht_intake.domain.statuses import ItemStatus, SubmissionStatus
 from zicht_intake.domain.validation import (
     PartnerFormat,
+    canonical_json,
     format_schema,
     parse_json,
     validate_json,
@@ -71,6 +73,7 @@ __all__ = [
     "IndicatorsCsvReport",
     "IntakeWarning",
     "InvolvedPerson",
+    "ItemStatus",
     "PartnerContact",
     "PartnerFormat",
     "ProviderHint",
@@ -82,7 +85,9 @@ __all__ = [
     "RegistryProvider",
     "Rejection",
     "SignalDraft",
+    "SubmissionStatus",
     "WarningCode",
+    "canonical_json",
     "complete",
     "derive_law",
     "derive_vulnerable_group",

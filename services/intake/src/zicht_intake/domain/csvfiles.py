@@ -81,8 +81,8 @@ def read_csv(  # noqa: PLR0911 # one pass over the file, each refusal said where
     Returns:
         Every non-empty data row with its cells by agreed column name (empty cell = ``""``),
         or a refusal: ``malformed_payload`` for a file intake cannot read as agreed (too large,
-        not UTF-8, not ';'-separated CSV, header wrong, no data rows), ``invalid_value`` for
-        more data rows than agreed.
+        not UTF-8, holding NUL, not ';'-separated CSV, header wrong, no data rows),
+        ``invalid_value`` for more data rows than agreed.
     """
     if len(data) > max_bytes:
         return Refusal.of(_malformed(Detail.too_large(max_bytes)))
@@ -90,6 +90,9 @@ def read_csv(  # noqa: PLR0911 # one pass over the file, each refusal said where
         text = data.removeprefix(_BOM).decode("utf-8")
     except UnicodeDecodeError:
         return Refusal.of(_malformed(Detail.NOT_UTF8))
+    if "\x00" in text:
+        # Valid UTF-8, but no cell with it could be stored (Postgres text cannot hold U+0000).
+        return Refusal.of(_malformed(Detail.NUL_CHARACTER))
     records = _records(text)
     result: list[CsvRecord] = []
     try:

@@ -57,8 +57,8 @@ class Rejection:
     """One reason (part of) a submission was refused: a code, a fixed detail, and where.
 
     ``pointer`` is an RFC 6901 JSON Pointer into a JSON body; ``row`` and ``column`` name a CSV
-    cell (rows numbered as a spreadsheet shows them, the header is row 1). Neither set means
-    the submission as a whole.
+    cell (rows numbered as a spreadsheet shows them, the header is row 1); ``header`` names an
+    HTTP request header (``Idempotency-Key``). None set means the submission as a whole.
     """
 
     code: RejectionCode
@@ -66,10 +66,13 @@ class Rejection:
     pointer: str | None = None
     row: int | None = None
     column: str | None = None
+    header: str | None = None
 
     def field_path(self) -> str:
         """Where, as ``FieldPath``: ``locatie.postcode``, ``tekortkomingen[2]``, ``row[3].BSN``."""
-        if self.row is not None:
+        if self.header is not None:
+            path = "header." + self.header
+        elif self.row is not None:
             path = f"row[{self.row}]"
             if self.column:
                 path += "." + _LIST_SEPARATOR.sub("/", self.column.strip())
@@ -161,6 +164,7 @@ class Detail:
     NOT_AN_OBJECT: Final = "the body must be one JSON object"
     TOO_DEEP: Final = "the JSON body is nested deeper than intake accepts"
     NOT_FINITE: Final = "a number is too large to be represented"
+    NUL_CHARACTER: Final = "a text value contains the NUL character (U+0000)"
 
     @staticmethod
     def too_large(limit_bytes: int) -> str:

@@ -31,6 +31,7 @@ __all__ = [
     "PERSONAL_DATA_NAMES",
     "KeywordProblem",
     "PartnerFormat",
+    "canonical_json",
     "format_checker",
     "format_schema",
     "is_personal_data_name",
@@ -215,12 +216,32 @@ def _encodable(value: object) -> bool:
     return True
 
 
+def _nul_pointer(value: object, tokens: tuple[str | int, ...] = ()) -> str | None:
+    """Where the first text (member name or string) holding U+0000 is, or None."""
+    if isinstance(value, str):
+        return pointer_of(tokens) if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if "\x00" in key:
+                return pointer_of(tokens)
+            found = _nul_pointer(item, (*tokens, key))
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _nul_pointer(item, (*tokens, index))
+            if found is not None:
+                return found
+    return None
+
+
 def parse_json(body: bytes) -> object | Refusal:
     """The JSON document in ``body``, or a ``malformed_payload`` refusal saying why not.
 
     Refused: bytes that are not UTF-8, text that is not JSON (also ``NaN``, ``Infinity`` and
     integers beyond Python's digit limit), an object repeating a member name (which value
-    would count is undefined), and nesting deeper than ``MAX_JSON_DEPTH``.
+    would count is undefined), nesting deeper than ``MAX_JSON_DEPTH``, and text holding the NUL
+    character (``\u0000``: Postgres text cannot hold it; the raw body is kept as bytes).
     """
     try:
         text = body.decode("utf-8")
@@ -238,9 +259,34 @@ def parse_json(body: bytes) -> object | Refusal:
         return Refusal.of(Rejection(RejectionCode.MALFORMED_PAYLOAD, Detail.DUPLICATE_KEY))
     except ValueError:
         return Refusal.of(Rejection(RejectionCode.MALFORMED_PAYLOAD, Detail.NOT_JSON))
+    return _storable(document)
+
+
+def _storable(document: object) -> object | Refusal:
+    """The parsed document, unless it holds text Postgres cannot store (as UTF-8 without NUL)."""
     if not _encodable(document):
         return Refusal.of(Rejection(RejectionCode.MALFORMED_PAYLOAD, Detail.NOT_UTF8))
+    nul = _nul_pointer(document)
+    if nul is not None:
+        return Refusal.of(
+            Rejection(RejectionCode.MALFORMED_PAYLOAD, Detail.NUL_CHARACTER, pointer=nul)
+        )
     return document
+
+
+def canonical_json(body: bytes) -> bytes | None:
+    """The JSON document in ``body`` written one fixed way, or None when it is no document.
+
+    Members sorted by name, no insignificant whitespace, text as UTF-8: two bodies that differ
+    only in how they were serialised (key order, spacing, escapes) give the same bytes, so a
+    partner's re-serialised retry is recognised as the same submission.
+    """
+    document = parse_json(body)
+    if isinstance(document, Refusal):
+        return None
+    return json.dumps(
+        document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
 
 
 # --- schema errors to rejections -----------------------------------------------------------

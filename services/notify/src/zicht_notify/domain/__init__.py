@@ -39,6 +39,8 @@ from zicht_notify.domain.retry import (
 )
 from zicht_notify.domain.routing import (
     DEFAULT_ROUTING_RESOURCE,
+    DEFAULT_ROUTING_VERSION,
+    SHIPPED_ROUTING_VERSIONS,
     EventKind,
     RecipientGroup,
     RiskChange,
@@ -51,6 +53,8 @@ from zicht_notify.domain.routing import (
     load_routing_file,
     risk_change,
     route,
+    shipped_routing,
+    shipped_routing_resource,
 )
 from zicht_notify.domain.sealing import SealingError, SecretBox, SecretKeyError, parse_keys
 from zicht_notify.domain.signing import SECRET_PREFIX, generate_secret, sign, signature
@@ -79,8 +83,10 @@ __all__ = [
     "ALERT_SOURCE_TYPES",
     "DEFAULT_RETRY_POLICY",
     "DEFAULT_ROUTING_RESOURCE",
+    "DEFAULT_ROUTING_VERSION",
     "IGJ_ID",
     "SECRET_PREFIX",
+    "SHIPPED_ROUTING_VERSIONS",
     "SUPERVISORS_PREFIX",
     "TOP_CONTRIBUTIONS",
     "VERIFICATION_EVENT_TYPE",
@@ -132,6 +138,8 @@ __all__ = [
     "regions_of",
     "risk_change",
     "route",
+    "shipped_routing",
+    "shipped_routing_resource",
     "sign",
     "signature",
     "verification_data",

@@ -10,8 +10,8 @@ and a link; never a pseudonym, a BSN, client data or text a partner wrote. Texts
 upstream pass :func:`~zicht_schemas.privacy.carries_personal_data` or are withheld, and the
 model refuses any text that fails it.
 
-Ids are deterministic: one alert per recipient per source event, so a redelivered event yields
-the same alert id and the same ``webhook-id``.
+Ids are deterministic: one alert per subscription per source event (per recipient when it has
+no subscription), so a redelivered event yields the same alert id and the same ``webhook-id``.
 """
 
 from __future__ import annotations
@@ -69,9 +69,18 @@ _WITHHELD_EN: Final = "This reason is withheld: its text looked like personal da
 _WITHHELD_NL: Final = "Deze reden is weggelaten: de tekst leek persoonsgegevens te bevatten."
 
 
-def alert_id_for(source_event_id: UUID, recipient: Recipient) -> UUID:
-    """The alert's id: the same for the same source event and recipient (UUID 5)."""
-    return uuid.uuid5(_ALERT_NAMESPACE, f"{source_event_id}/{recipient.kind.value}/{recipient.id}")
+def alert_id_for(
+    source_event_id: UUID, recipient: Recipient, subscription_id: UUID | None = None
+) -> UUID:
+    """The alert's id: the same for the same source event, recipient and subscription (UUID 5).
+
+    Each subscription of a recipient gets its own alert (and ``webhook-id``); without a
+    subscription (an undeliverable record) the id is the recipient's alone.
+    """
+    name = f"{source_event_id}/{recipient.kind.value}/{recipient.id}"
+    if subscription_id is not None:
+        name = f"{name}/{subscription_id}"
+    return uuid.uuid5(_ALERT_NAMESPACE, name)
 
 
 def webhook_id_for(alert_id: UUID) -> WebhookId:

@@ -1,14 +1,15 @@
 """Routing as policy data: who is told of an assessed signal or a risk change, and why.
 
-The policy is a versioned YAML file (``routing/2025.1.yaml`` is the shipped default, the table
-of policy.md section 3). :func:`route` is pure: given an event, what notify knows of the
-provider's relations and who was told of an earlier rise, it returns the recipients with the
-rule and reason that chose each.
+The policy is a versioned YAML file, the table of policy.md section 3. Every version ever
+shipped stays in the package (``routing/<version>.yaml``, :data:`SHIPPED_ROUTING_VERSIONS`) so
+a region can keep one in force; the newest, :data:`DEFAULT_ROUTING_VERSION`, is the default.
+:func:`route` is pure: given an event, what notify knows of the provider's relations and who
+was told of an earlier rise, it returns the recipients with the rule and reason that chose each.
 
 Decisions where the policy page is silent:
 
 - Every rule that applies fires, in file order; a recipient named by two rules is routed once,
-  under the first rule (one alert per recipient per event; its reason is that rule's).
+  under the first rule (one route per recipient per event; its reason is that rule's).
 - Order is deterministic: rules in file order, recipient groups in the rule's order, recipients
   within a group by id.
 - A signal's own municipality counts as related for that signal (the signal concerns a
@@ -55,6 +56,8 @@ from zicht_schemas.regions import regions
 
 __all__ = [
     "DEFAULT_ROUTING_RESOURCE",
+    "DEFAULT_ROUTING_VERSION",
+    "SHIPPED_ROUTING_VERSIONS",
     "EventKind",
     "RecipientGroup",
     "RiskChange",
@@ -67,10 +70,35 @@ __all__ = [
     "load_routing_file",
     "risk_change",
     "route",
+    "shipped_routing",
+    "shipped_routing_resource",
 ]
 
-DEFAULT_ROUTING_RESOURCE: Final = "routing/2025.1.yaml"
-"""The shipped policy, inside the ``zicht_notify`` package."""
+SHIPPED_ROUTING_VERSIONS: Final = ("2025.1", "2025.2")
+"""The routing versions shipped inside the ``zicht_notify`` package, oldest first.
+
+2025.1 sends a ``refer_to_igj`` assessment to IGJ only; 2025.2 also informs the municipality
+of the location concerned and the contracting municipalities, as rule R2 tells the signaller.
+"""
+
+DEFAULT_ROUTING_VERSION: Final = SHIPPED_ROUTING_VERSIONS[-1]
+"""The version in force unless a routing file is configured."""
+
+
+def shipped_routing_resource(version: str) -> str:
+    """Where a shipped version lives inside the ``zicht_notify`` package.
+
+    Raises:
+        RoutingError: When ``version`` is not one notify ships.
+    """
+    if version not in SHIPPED_ROUTING_VERSIONS:
+        known = ", ".join(SHIPPED_ROUTING_VERSIONS)
+        raise RoutingError(f"routing version {version!r} is not shipped (shipped: {known})")
+    return f"routing/{version}.yaml"
+
+
+DEFAULT_ROUTING_RESOURCE: Final = shipped_routing_resource(DEFAULT_ROUTING_VERSION)
+"""The default policy, inside the ``zicht_notify`` package."""
 
 RoutedEvent = SignalAssessedV1 | ProviderRiskChangedV1
 """The events notify routes."""
@@ -544,9 +572,21 @@ def load_routing_file(path: Path) -> RoutingPolicy:
 
 
 @cache
+def shipped_routing(version: str) -> RoutingPolicy:
+    """A routing version shipped with notify, read once from the package.
+
+    Raises:
+        RoutingError: When ``version`` is not shipped, or its file does not say it is that
+            version.
+    """
+    name = shipped_routing_resource(version)
+    resource = resources.files("zicht_notify").joinpath(name)
+    policy = load_routing(resource.read_text("utf-8"), origin=f"zicht_notify/{name}")
+    if policy.version != version:
+        raise RoutingError(f"zicht_notify/{name}:1: the file says version {policy.version!r}")
+    return policy
+
+
 def default_routing() -> RoutingPolicy:
-    """The shipped routing policy (2025.1), read once from the package."""
-    resource = resources.files("zicht_notify").joinpath(DEFAULT_ROUTING_RESOURCE)
-    return load_routing(
-        resource.read_text("utf-8"), origin=f"zicht_notify/{DEFAULT_ROUTING_RESOURCE}"
-    )
+    """The default routing policy (:data:`DEFAULT_ROUTING_VERSION`), read once."""
+    return shipped_routing(DEFAULT_ROUTING_VERSION)
