@@ -39,7 +39,7 @@ from zicht_runtime.migrations import RUNTIME_MIGRATIONS, apply_migrations
 from zicht_runtime.ops import Counts, ops_router
 from zicht_runtime.outbox import OutboxRelay, follow_broker_cluster
 from zicht_runtime.problems import install_problem_handlers
-from zicht_runtime.retention import Purge, kit_purges, purge_loop
+from zicht_runtime.retention import Purge, kit_purges, run_purges
 from zicht_runtime.settings import ServiceSettings
 from zicht_runtime.telemetry import Telemetry, setup_telemetry
 from zicht_schemas import dead_letter_topic, source_urn
@@ -230,21 +230,23 @@ class ServiceKit:
         self._stop.clear()
         self._relay_task = asyncio.create_task(self.relay.run(self._stop), name="outbox-relay")
         await _start_subscribers_together(self.broker)
+        loops = list(self.background)
+        if settings.purge_interval_s > 0:
+            purges = {**kit_purges(settings), **self.purges}
+
+            async def purge(pool: asyncpg.Pool) -> None:
+                await run_purges(pool, purges, datetime.now(UTC))
+
+            loops.append(
+                periodic("purging what is past its retention", purge, settings.purge_interval_s)
+            )
         self._background_tasks = [
             asyncio.create_task(
                 _supervised(loop, self.pool, self._stop, name=_loop_name(loop, n)),
                 name=f"background-{_loop_name(loop, n)}",
             )
-            for n, loop in enumerate(self.background)
+            for n, loop in enumerate(loops)
         ]
-        if settings.purge_interval_s > 0:
-            purges = {**kit_purges(settings), **self.purges}
-            loop = purge_loop(purges, settings.purge_interval_s, lambda: datetime.now(UTC))
-            self._background_tasks.append(
-                asyncio.create_task(
-                    _supervised(loop, self.pool, self._stop, name="purge"), name="background-purge"
-                )
-            )
 
     async def stop(self) -> None:
         """Stop consuming, let the relay finish its round, close everything.
@@ -331,6 +333,28 @@ def create_service_app(
 
 
 SUPERVISOR_BACKOFF_MAX_S = 30.0
+
+
+def periodic(
+    what: str, work: Callable[[asyncpg.Pool], Awaitable[object]], interval_s: float
+) -> BackgroundLoop:
+    """A background loop that does ``work`` at start, then every ``interval_s`` seconds.
+
+    A database or network fault is logged and the work is tried again at the next interval;
+    ``what`` names the work in the log and in the loop's task name.
+    """
+
+    async def loop(pool: asyncpg.Pool, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await work(pool)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                log.warning("%s failed; trying again later", what)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval_s)
+
+    loop.__qualname__ = what
+    return loop
 
 
 def _loop_name(loop: BackgroundLoop, n: int) -> str:

@@ -8,19 +8,16 @@ processing log). Each purge takes ``now`` so a test can move the clock.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 import asyncpg
 
 from zicht_runtime.db import DbConnection
 from zicht_runtime.settings import ServiceSettings
 
-__all__ = ["BATCH", "Purge", "delete_older", "kit_purges", "purge_loop", "run_purges"]
+__all__ = ["BATCH", "Purge", "delete_older", "kit_purges", "run_purges"]
 
 log = logging.getLogger(__name__)
 
@@ -68,29 +65,11 @@ def kit_purges(settings: ServiceSettings) -> dict[str, Purge]:
 
 
 async def run_purges(pool: asyncpg.Pool, purges: dict[str, Purge], now: datetime) -> dict[str, int]:
-    """Run each purge on its own connection; the rows each removed."""
+    """Run each purge on its own connection; the rows each removed (logged when any)."""
     removed: dict[str, int] = {}
     for name, purge in purges.items():
         async with pool.acquire() as conn:
             removed[name] = await purge(conn, now)
+    if any(removed.values()):
+        log.info("purged what is past its retention", extra={"zicht.purged": removed})
     return removed
-
-
-def purge_loop(
-    purges: dict[str, Purge], interval_s: float, clock: Callable[[], datetime]
-) -> Callable[[asyncpg.Pool, asyncio.Event], Coroutine[Any, Any, None]]:
-    """A background loop that purges every ``interval_s`` seconds, the first time at start."""
-
-    async def loop(pool: asyncpg.Pool, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                removed = await run_purges(pool, purges, clock())
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                log.warning("purging what is past its retention failed; trying again later")
-            else:
-                if any(removed.values()):
-                    log.info("purged what is past its retention", extra={"zicht.purged": removed})
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval_s)
-
-    return loop

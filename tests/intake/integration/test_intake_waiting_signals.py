@@ -69,24 +69,33 @@ async def _waiting(intake: Intake, submission: str) -> None:
     await wait_for(waits, within=30, what="the signal to wait for its provider")
 
 
-async def test_a_waiting_signal_goes_on_when_its_provider_is_registered_over_http(
-    intake: Intake,
-) -> None:
-    body = _igj_about("IGJ-2026-007101", "Nieuwe Zorg Proef B.V.", "99000061", "7599 AA")
+async def _submitted_waiting(intake: Intake, body: dict[str, object]) -> str:
+    """Send an IGJ finding over HTTP; its submission id once its signal waits."""
     answer = await intake.client.post(
         "/v1/signals/igj", content=json.dumps(body).encode(),
         headers={**intake.auth("igj"), "Content-Type": "application/json"},
     )  # fmt: skip
-    submission = answer.json()["submission_id"]
+    submission = str(answer.json()["submission_id"])
     await _waiting(intake, submission)
+    return submission
 
+
+async def _register(intake: Intake, provider_id: str, entry: dict[str, object]) -> None:
     registered = await intake.client.put(
-        "/v1/providers/tst-000061",
-        content=json.dumps(_entry("Nieuwe Zorg Proef B.V.", "99000061", "7599AA")).encode(),
+        f"/v1/providers/{provider_id}", content=json.dumps(entry).encode(),
         headers={**intake.auth("contract-management"), "Content-Type": "application/json"},
     )  # fmt: skip
-
     assert registered.status_code in {200, 202}, registered.text
+
+
+async def test_a_waiting_signal_goes_on_when_its_provider_is_registered_over_http(
+    intake: Intake,
+) -> None:
+    body = _igj_about("IGJ-2026-007101", "Nieuwe Zorg Proef B.V.", "99000061", "7599 AA")
+    submission = await _submitted_waiting(intake, body)
+
+    await _register(intake, "tst-000061", _entry("Nieuwe Zorg Proef B.V.", "99000061", "7599AA"))
+
     [event] = await find_events(
         intake, topics.SIGNAL_RECEIVED, SignalReceivedV1,
         lambda e: str(e.data.submission_id) == submission,
@@ -139,23 +148,13 @@ async def test_a_signal_stored_as_a_json_string_by_an_earlier_version_is_release
     intake: Intake,
 ) -> None:
     body = _igj_about("IGJ-2026-007103", "Oudzorg Proef B.V.", "99000063", "7599 AC")
-    answer = await intake.client.post(
-        "/v1/signals/igj", content=json.dumps(body).encode(),
-        headers={**intake.auth("igj"), "Content-Type": "application/json"},
-    )  # fmt: skip
-    submission = answer.json()["submission_id"]
-    await _waiting(intake, submission)
+    submission = await _submitted_waiting(intake, body)
     # How earlier versions stored it: the draft as one JSON string, invisible to ->>.
     await intake.pool.execute(
         "UPDATE signals SET draft = to_jsonb(draft::text) WHERE partner_reference = $1",
         "IGJ-2026-007103",
     )
-    registered = await intake.client.put(
-        "/v1/providers/tst-000063",
-        content=json.dumps(_entry("Oudzorg Proef B.V.", "99000063", "7599AC")).encode(),
-        headers={**intake.auth("contract-management"), "Content-Type": "application/json"},
-    )  # fmt: skip
-    assert registered.status_code in {200, 202}, registered.text
+    await _register(intake, "tst-000063", _entry("Oudzorg Proef B.V.", "99000063", "7599AC"))
     assert await _item_status(intake, submission) == "needs_provider"  # the old defect
 
     # The upgrade: the migration unwraps stored strings, the sweep at start releases.

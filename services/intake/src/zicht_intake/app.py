@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 from fastapi import FastAPI
@@ -29,7 +25,7 @@ from zicht_intake.ports import Clock
 from zicht_intake.service import IntakeService
 from zicht_runtime.auth import KeyStore
 from zicht_runtime.db import DbConnection
-from zicht_runtime.kit import ServiceKit, create_service_app
+from zicht_runtime.kit import ServiceKit, create_service_app, periodic
 from zicht_runtime.retention import Purge, delete_older
 from zicht_schemas import source_urn, topics
 
@@ -86,22 +82,10 @@ def create_service(settings: IntakeSettings, clock: Clock | None = None) -> Inta
     )
 
 
-def _waiting_sweep(
-    service: IntakeService, interval_s: float
-) -> Callable[[asyncpg.Pool, asyncio.Event], Coroutine[Any, Any, None]]:
-    """Release waiting signals whose provider is known: at start, then every interval."""
-
-    async def loop(pool: asyncpg.Pool, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                async with pool.acquire() as conn, conn.transaction():
-                    await service.release_waiting(conn)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                log.warning("releasing waiting signals failed; trying again later")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval_s)
-
-    return loop
+async def _release_waiting(service: IntakeService, pool: asyncpg.Pool) -> None:
+    """Release waiting signals whose provider is known (at start, then every interval)."""
+    async with pool.acquire() as conn, conn.transaction():
+        await service.release_waiting(conn)
 
 
 def intake_purges(settings: IntakeSettings) -> dict[str, Purge]:
@@ -133,7 +117,13 @@ def create_kit(settings: IntakeSettings, service: IntakeService | None = None) -
             topics.INDICATORS_REPORTED,
         ],
         compacted=[topics.PROVIDER_REGISTERED],
-        background=[_waiting_sweep(service, settings.waiting_sweep_interval_s)],
+        background=[
+            periodic(
+                "releasing waiting signals",
+                lambda pool: _release_waiting(service, pool),
+                settings.waiting_sweep_interval_s,
+            )
+        ],
         purges=intake_purges(settings),
         counts=business_counts,
     )

@@ -5,16 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
 from zicht_runtime.auth import KeyStore
-from zicht_runtime.kit import ServiceKit, create_service_app
+from zicht_runtime.kit import ServiceKit, create_service_app, periodic
 from zicht_schemas import source_urn, topics
 from zicht_scoring.adapters.clock import SystemClock
 from zicht_scoring.api import build_router
@@ -62,23 +60,6 @@ def _decay_loop(service: ScoringService, interval_s: float):  # type: ignore[no-
     return loop
 
 
-def _levels_loop(
-    service: ScoringService, interval_s: float = 60.0
-) -> Callable[[asyncpg.Pool, asyncio.Event], Coroutine[Any, Any, None]]:
-    """Count providers per level at start-up and every minute, for the gauge."""
-
-    async def loop(pool: asyncpg.Pool, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await service.count_levels(pool)
-            except (OSError, asyncpg.PostgresError):
-                log.warning("counting providers per level failed; trying again later")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval_s)
-
-    return loop
-
-
 def create_kit(settings: ScoringSettings, service: ScoringService | None = None) -> ServiceKit:
     """Wire the service's use cases to Postgres and Kafka through the shared kit."""
     service = service or create_service(settings)
@@ -88,7 +69,11 @@ def create_kit(settings: ScoringSettings, service: ScoringService | None = None)
         consumers=build_consumers(service),
         produces=[topics.PROVIDER_RISK_CHANGED],
         compacted=[],
-        background=[_decay_loop(service, settings.decay_interval_s), _levels_loop(service)],
+        background=[
+            _decay_loop(service, settings.decay_interval_s),
+            # The providers-per-level gauge: counted at start-up and every minute.
+            periodic("counting providers per level", service.count_levels, 60.0),
+        ],
         counts=business_counts,
     )
 
