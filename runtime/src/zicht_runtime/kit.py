@@ -318,6 +318,9 @@ def create_service_app(
         finally:
             await kit.stop()
 
+    if not kit.settings.api_docs:
+        # Swagger UI and ReDoc load from a CDN: off unless asked (ZICHT_API_DOCS=true).
+        app_options = {"docs_url": None, "redoc_url": None, **app_options}
     app = FastAPI(title=title, lifespan=lifespan, **app_options)
     install_problem_handlers(app)
     app.add_middleware(

@@ -124,6 +124,12 @@ class ServiceSettings(BaseSettings):
         description="Largest request body any route accepts; larger ones get 413 before they "
         "are read (routes may set lower limits of their own).",
     )
+    api_docs: bool = Field(
+        default=False,
+        description="Serve the interactive API pages /docs and /redoc. Off by default: they "
+        "load their scripts and styles from a public CDN, which a region's network may not "
+        "reach and should not have to trust; /openapi.json is always served.",
+    )
     log_level: str = Field(default="INFO", description="Logging level of the service.")
     log_json: bool = Field(default=True, description="Log JSON lines (off: readable text).")
     otel_exporter_otlp_endpoint: str = Field(
