@@ -44,12 +44,20 @@ class FakeZicht:
     levels: dict[str, str] = field(default_factory=dict)
     submissions: dict[str, dict[str, Any]] = field(default_factory=dict)
     deliveries: dict[str, int] = field(default_factory=dict)
+    """Notify's alerts by state, as its flow counts them."""
+    signals: dict[str, int] = field(default_factory=dict)
+    """Intake's signals by source, as its flow counts them."""
+    flow_since: list[str] = field(default_factory=list)
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         key = request.headers["authorization"].removeprefix("Bearer ")
         parts = request.url.path.strip("/").split("/")
         service = request.url.port
         body = json.loads(request.content) if request.content else None
+        if parts == ["v1", "ops", "flow"]:
+            self.flow_since.append(request.url.params["since"])
+            counts = {"signals": self.signals} if service == 8001 else {"alerts": self.deliveries}
+            return httpx.Response(200, json={"service": str(service), "counts": counts})
         if service == 8001:
             return self.intake(request.method, parts, body)
         if service == 8003:
@@ -60,7 +68,7 @@ class FakeZicht:
                 if lvl == level
             ]
             return httpx.Response(200, json={"providers": listed})
-        return self.notify(request.method, parts, body, key, request.url.params)
+        return self.notify(request.method, parts, body, key)
 
     def intake(self, method: str, parts: list[str], body: Any) -> httpx.Response:
         if method == "PUT" and parts[:2] == ["v1", "providers"]:
@@ -81,13 +89,10 @@ class FakeZicht:
             return httpx.Response(200, json=self.submissions[parts[2]])
         return httpx.Response(404, json={"title": "not found"})
 
-    def notify(  # noqa: PLR0911  # one answer per route of the fake
-        self, method: str, parts: list[str], body: Any, key: str, params: httpx.QueryParams
+    def notify(  # one answer per route of the fake
+        self, method: str, parts: list[str], body: Any, key: str
     ) -> httpx.Response:
         subscriber = key.removeprefix("key-")
-        if parts == ["v1", "deliveries"]:
-            count = self.deliveries.get(params["state"], 0)
-            return httpx.Response(200, json={"deliveries": [{"state": "x"}] * count})
         if parts == ["v1", "subscriptions"] and method == "GET":
             own = [s for s in self.subscriptions.values() if s["subscriber"] == subscriber]
             return httpx.Response(200, json={"subscriptions": own})
@@ -322,6 +327,7 @@ def test_the_tally_counts_signals_by_intakes_answer(
 async def test_the_view_counts_outcomes_once_and_colour_changes(receiver: WebhookReceiver) -> None:
     fake = FakeZicht(levels={"demo-0001": "orange", "demo-0002": "green"})
     fake.deliveries = {"delivered": 4, "undeliverable": 1}
+    fake.signals = {"igj": 1}
     fake.submissions["s1"] = {
         "source": "igj",
         "status": "accepted",
@@ -346,8 +352,12 @@ async def test_the_view_counts_outcomes_once_and_colour_changes(receiver: Webhoo
     assert second.unscored == 1
     assert second.changed_colour == 1
     assert second.deliveries["delivered"] == 4
-    assert second.received == {"igj": {"accepted": 1}}
+    assert second.received == {"igj": 1}
+    # Counted since the run started, as the reconciliation counts them.
+    assert all(since.endswith("+00:00") for since in fake.flow_since)
     line = summary_line(second)
+    assert "delivered 4" in line
+    assert "undeliverable 1" in line
     assert "investigate 1" in line
     assert "red 1" in line
     assert "changed colour 1" in line

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Self
@@ -422,6 +423,21 @@ class ZichtClient:
         key = self._need(self.keys.notify_operator, "notify.operator")
         body = await self.expect("notify", "GET", "/v1/deliveries", key, params=params)
         return _list(body, "deliveries")
+
+    async def flow(self, service: str, since: float) -> dict[str, Any]:
+        """The service's ``GET /v1/ops/flow`` from ``since`` (seconds since the epoch) to now.
+
+        What the reconciliation reads; intake's and notify's operator keys only.
+        """
+        key = self._need(
+            {"intake": self.keys.intake_operator, "notify": self.keys.notify_operator}.get(
+                service, ""
+            ),
+            f"{service}.operator",
+        )
+        moment = datetime.fromtimestamp(since, tz=UTC).isoformat()
+        body = await self.expect(service, "GET", "/v1/ops/flow", key, params={"since": moment})
+        return _object(service, body)
 
     # --- keys ---------------------------------------------------------------------------
 

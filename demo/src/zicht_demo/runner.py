@@ -260,7 +260,7 @@ async def _run(
         stop.set()
         await sending
     try:
-        last = await asyncio.wait_for(watcher.poll(every_count=True), timeout=_LAST_LOOK_S)
+        last = await asyncio.wait_for(watcher.poll(), timeout=_LAST_LOOK_S)
     except TimeoutError:
         say(console, "stopped")
     else:

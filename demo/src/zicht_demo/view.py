@@ -1,10 +1,12 @@
 """What to watch: a live terminal view of the demo region, or a summary line without a terminal.
 
-Every second the watcher asks the services what happened: intake's submissions (signals
-received per partner), the assessments of the demo's own submissions (outcomes), scoring's
+Every second the watcher asks the services what happened: intake's and notify's flow since the
+run started (``GET /v1/ops/flow``, what the reconciliation reads: signals taken in per source,
+alerts by delivery state), the assessments of the demo's own submissions (outcomes), scoring's
 risk register (providers by traffic light, and how many changed colour since the view
-started), notify's deliveries (delivered, retrying, failed, undeliverable) and the local
-receiver's counters. A service that does not answer is shown as one line, never a traceback.
+started) and the local receiver's counters (accepted, and refused: no subscriber at the path,
+or a bad signature). A service that does not answer is shown as one line, never a traceback.
+The live view is kept to about 26 lines, so that it fits a terminal without scrolling.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
 
+from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -38,16 +41,13 @@ __all__ = [
 ]
 
 LEVELS: Final = ("green", "orange", "red")
-DELIVERY_STATES: Final = ("delivered", "retrying", "failed", "undeliverable")
+DELIVERY_STATES: Final = ("delivered", "pending", "retrying", "failed", "undeliverable")
 _LEVEL_STYLES: Final[Mapping[str, str]] = {"green": "green", "orange": "dark_orange", "red": "red"}
 _REGISTER_LIMIT: Final = 1000
-_SUBMISSIONS_LIMIT: Final = 200
-# Notify's listings are up to a thousand alerts each: asked every fifth poll, not every second.
-_DELIVERIES_EVERY: Final = 5
 _CHECKS_PER_POLL: Final = 25
 _RECHECK_AFTER_S: Final = 2.0
 _GIVE_UP_AFTER_S: Final = 300.0
-_RECENT_ALERTS: Final = 6
+_RECENT_ALERTS: Final = 5
 _TOP_RED: Final = 5
 _SEED_LINE_EVERY_S: Final = 3.0
 _T = TypeVar("_T")
@@ -128,13 +128,15 @@ class Snapshot:
     rate: float
     providers: int
     partners: Mapping[str, PartnerTally]
-    received: Mapping[str, Mapping[str, int]]
+    received: Mapping[str, int]
+    """Signals intake took in since the run started, by source (its flow)."""
     outcomes: Mapping[str, int]
     awaiting_triage: int
     levels: Mapping[str, int]
     changed_colour: int
     top_red: tuple[tuple[str, str, float], ...]
     deliveries: Mapping[str, int]
+    """Notify's alerts made since the run started, by delivery state (its flow)."""
     receiver: ReceiverStats
     problems: tuple[str, ...] = ()
     first_change_s: float | None = None
@@ -213,30 +215,22 @@ class Watcher:
         self._rate = rate
         self._clock = clock
         self._started = clock()
-        self._received: dict[str, tuple[str, str]] = {}
         self._outcomes = _Outcomes()
         self._first_level: dict[str, str] = {}
         self._current_level: dict[str, str] = {}
         self._level_looks = 0
         self._problems: dict[str, str] = {}
-        self._polls = 0
-        self._deliveries_seen: dict[str, int] = {}
 
-    async def poll(self, *, every_count: bool = False) -> Snapshot:
-        """Ask every service once (concurrently) and return what they said.
-
-        Args:
-            every_count: Also ask notify's delivery counts, which are otherwise asked only
-                every few polls (they are the costliest); for a last look.
-        """
+    async def poll(self) -> Snapshot:
+        """Ask every service once (concurrently) and return what they said."""
         now = self._clock()
         while self._tally.submission_ids:
             self._outcomes.first_seen.setdefault(self._tally.submission_ids.popleft(), now)
         self._problems.clear()
-        levels, deliveries, _, _ = await asyncio.gather(
+        levels, received, deliveries, _ = await asyncio.gather(
             self._levels(),
-            self._deliveries(fresh=every_count),
-            self._intake_received(),
+            self._received(),
+            self._deliveries(),
             self._check_outcomes(now),
         )
         counts, top_red = levels
@@ -246,7 +240,7 @@ class Watcher:
             rate=self._rate,
             providers=self._providers,
             partners={k: PartnerTally(**vars(v)) for k, v in self._tally.partners.items()},
-            received=self._received_counts(),
+            received=received,
             outcomes=dict(self._outcomes.counts),
             awaiting_triage=len(self._outcomes.first_seen),
             levels=counts,
@@ -310,33 +304,18 @@ class Watcher:
             if self._first_level.get(provider_id) != level
         )
 
-    async def _deliveries(self, *, fresh: bool) -> dict[str, int]:
-        self._polls += 1
-        if not fresh and self._deliveries_seen and self._polls % _DELIVERIES_EVERY != 1:
-            return self._deliveries_seen
-        counts: dict[str, int] = {}
-        for state in DELIVERY_STATES:
-            listed = await self._safe(
-                "notify", self._client.deliveries(state, limit=_REGISTER_LIMIT), []
-            )
-            counts[state] = len(listed)
-        self._deliveries_seen = counts
-        return counts
+    async def _flow(self, service: str) -> dict[str, Any]:
+        found = await self._safe(service, self._client.flow(service, self._started_at), {})
+        counts = found.get("counts")
+        return counts if isinstance(counts, dict) else {}
 
-    async def _intake_received(self) -> None:
-        listed = await self._safe("intake", self._client.submissions(limit=_SUBMISSIONS_LIMIT), [])
-        for entry in listed:
-            if isinstance(entry, dict) and isinstance(entry.get("submission_id"), str):
-                self._received[entry["submission_id"]] = (
-                    str(entry.get("source", "?")),
-                    str(entry.get("status", "?")),
-                )
+    async def _received(self) -> dict[str, int]:
+        signals = (await self._flow("intake")).get("signals")
+        return _numbers(signals)
 
-    def _received_counts(self) -> dict[str, dict[str, int]]:
-        counts: dict[str, Counter[str]] = {}
-        for source, status in self._received.values():
-            counts.setdefault(source, Counter())[status] += 1
-        return {source: dict(found) for source, found in counts.items()}
+    async def _deliveries(self) -> dict[str, int]:
+        alerts = (await self._flow("notify")).get("alerts")
+        return _numbers(alerts)
 
     async def _check_outcomes(self, now: float) -> None:
         for submission_id in self._outcomes.due(now):
@@ -346,12 +325,21 @@ class Watcher:
             self._outcomes.update(submission_id, body, now)
 
 
+def _numbers(found: Any) -> dict[str, int]:
+    if not isinstance(found, dict):
+        return {}
+    return {str(k): v for k, v in found.items() if isinstance(v, int)}
+
+
 # --- rendering ---------------------------------------------------------------------------
 
 
-def _count_text(count: int) -> str:
-    # Notify lists at most a thousand alerts per state: beyond that the count is a floor.
-    return f"{count}+" if count >= _REGISTER_LIMIT else str(count)
+def _table(title: str) -> Table:
+    """A table without borders: a title line, a header line, one line a row."""
+    return Table(
+        title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD,
+        show_edge=False, pad_edge=False, expand=True, padding=(0, 1),
+    )  # fmt: skip
 
 
 def _clock_text(seconds: float) -> str:
@@ -360,25 +348,25 @@ def _clock_text(seconds: float) -> str:
 
 
 def _partners_table(snapshot: Snapshot) -> Table:
-    table = Table(title="Signals per partner", title_justify="left", expand=True)
+    table = _table("Signals per partner")
     table.add_column("partner", no_wrap=True)
-    for name in ("sent", "accepted", "refused", "on purpose", "submissions at intake"):
-        table.add_column(name, justify="right")
+    table.columns[0].min_width = len("access team")
+    for name in ("sent", "accepted", "refused (meant)", "at intake"):
+        table.add_column(name, justify="right", no_wrap=True, min_width=len(name))
     for kind, tally in snapshot.partners.items():
-        received = snapshot.received.get(kind, {})
+        refused = f"{tally.refused} ({tally.meant_invalid})"
         table.add_row(
             kind.replace("_", " "),
             str(tally.sent),
             str(tally.accepted),
-            str(tally.refused),
-            str(tally.meant_invalid),
-            str(sum(received.values())),
+            refused,
+            str(snapshot.received.get(kind, 0)),
         )
     return table
 
 
 def _outcomes_table(snapshot: Snapshot) -> Table:
-    table = Table(title="Triage outcomes", title_justify="left", expand=True)
+    table = _table("Triage outcomes")
     table.add_column("outcome")
     table.add_column("signals", justify="right")
     for outcome, count in sorted(snapshot.outcomes.items(), key=lambda item: -item[1]):
@@ -388,55 +376,59 @@ def _outcomes_table(snapshot: Snapshot) -> Table:
 
 
 def _levels_table(snapshot: Snapshot) -> Table:
-    table = Table(title="Providers by traffic light", title_justify="left", expand=True)
+    table = _table(f"Providers ({snapshot.changed_colour} changed colour since start)")
     table.add_column("level")
     table.add_column("providers", justify="right")
     table.add_column("", ratio=1)
     total = max(1, snapshot.providers)
     for level in LEVELS:
         count = snapshot.levels.get(level, 0)
-        bar = Text("█" * round(30 * count / total), style=_LEVEL_STYLES[level])
+        bar = Text("█" * round(24 * count / total), style=_LEVEL_STYLES[level])
         table.add_row(Text(level, style=_LEVEL_STYLES[level]), str(count), bar)
-    table.add_row(Text("not scored yet", style="dim"), Text(str(snapshot.unscored), "dim"), "")
-    table.caption = f"{snapshot.changed_colour} changed colour since the view started"
+    table.add_row(Text("not scored", style="dim"), Text(str(snapshot.unscored), "dim"), "")
     return table
 
 
 def _alerts_table(snapshot: Snapshot) -> Table:
-    table = Table(title="Alerts", title_justify="left", expand=True)
-    table.add_column("")
-    table.add_column("count", justify="right")
-    for state in DELIVERY_STATES:
-        count = snapshot.deliveries.get(state, 0)
-        shown = _count_text(count)
-        style = "red" if state in {"failed", "undeliverable"} and count else ""
-        table.add_row(Text(f"notify: {state}", style=style), shown)
+    table = _table("Alerts since start")
+    for name in ("notify", "", "receiver", ""):
+        table.add_column(name, justify="left" if name else "right", no_wrap=True)
     stats = snapshot.receiver
-    table.add_row("receiver: received", str(stats.total))
-    table.add_row("receiver: duplicates", str(stats.duplicates))
+    in_flight = snapshot.deliveries.get("pending", 0) + snapshot.deliveries.get("retrying", 0)
+    failed = snapshot.deliveries.get("failed", 0)
+    undeliverable = snapshot.deliveries.get("undeliverable", 0)
+    table.add_row("delivered", str(snapshot.deliveries.get("delivered", 0)),
+                  "accepted", str(stats.total))  # fmt: skip
+    table.add_row("in flight", str(in_flight), "duplicates", str(stats.duplicates))
     table.add_row(
-        Text("receiver: bad signatures", style="red" if stats.bad_signatures else ""),
+        Text("failed", style="red" if failed else ""), str(failed),
+        Text("404 no subscriber", style="red" if stats.unknown_paths else ""),
+        str(stats.unknown_paths),
+    )  # fmt: skip
+    table.add_row(
+        Text("undeliverable", style="red" if undeliverable else ""), str(undeliverable),
+        Text("401 bad signature", style="red" if stats.bad_signatures else ""),
         str(stats.bad_signatures),
-    )
+    )  # fmt: skip
     return table
 
 
 def _recent_table(snapshot: Snapshot) -> Table:
-    table = Table(title="Latest alerts at the receiver", title_justify="left", expand=True)
-    table.add_column("to", no_wrap=True, min_width=12)
-    table.add_column("event", no_wrap=True, min_width=12)
-    table.add_column("provider", no_wrap=True, min_width=9)
+    table = _table("Latest alerts at the receiver")
+    table.add_column("to", no_wrap=True)
+    table.add_column("provider", no_wrap=True)
     table.add_column("what", no_wrap=True, overflow="ellipsis", ratio=1)
     for alert in snapshot.receiver.last_alerts[:_RECENT_ALERTS]:
         event = alert.type.removeprefix("nl.zorgtoezicht.").removesuffix(".v1")
-        cells = (alert.recipient.removeprefix("/hooks/"), event, alert.subject, alert.summary)
+        what = f"{event}: {alert.summary}" if alert.summary else event
+        cells = (alert.recipient.removeprefix("/hooks/"), alert.subject, what)
         # Text, not markup: what arrives at the receiver may hold "[...]".
         table.add_row(*(Text(cell) for cell in cells))
     return table
 
 
 def _red_table(snapshot: Snapshot) -> Table:
-    table = Table(title="Highest risk", title_justify="left", expand=True)
+    table = _table("Highest risk")
     for name in ("provider", "name", "score"):
         table.add_column(
             name, overflow="ellipsis", no_wrap=True, justify="right" if name == "score" else "left"
@@ -447,16 +439,16 @@ def _red_table(snapshot: Snapshot) -> Table:
 
 
 def render(snapshot: Snapshot) -> RenderableType:
-    """The dashboard for one snapshot."""
+    """The dashboard for one snapshot: about 26 lines, whatever the run's length."""
     header = Text.assemble(
         ("Zicht demo region", "bold"),
         f"  {snapshot.providers} invented providers · running {_clock_text(snapshot.elapsed_s)}"
         f" · {snapshot.rate:g} signals/s · Ctrl-C stops",
         f"\n{_milestones_text(snapshot)}",
     )
-    grid = Table.grid(expand=True, padding=(0, 2))
-    grid.add_column(ratio=1)
-    grid.add_column(ratio=1)
+    grid = Table.grid(expand=True, padding=(0, 3))
+    grid.add_column(ratio=5)
+    grid.add_column(ratio=4)
     grid.add_row(_partners_table(snapshot), _outcomes_table(snapshot))
     grid.add_row(_levels_table(snapshot), _alerts_table(snapshot))
     grid.add_row(_recent_table(snapshot), _red_table(snapshot))
@@ -475,17 +467,16 @@ def summary_line(snapshot: Snapshot) -> str:
         f"{k} {v}" for k, v in sorted(snapshot.outcomes.items(), key=lambda item: -item[1])
     )
     levels = " ".join(f"{level} {snapshot.levels.get(level, 0)}" for level in LEVELS)
-    deliveries = " ".join(
-        f"{s} {_count_text(snapshot.deliveries.get(s, 0))}" for s in DELIVERY_STATES
-    )
+    deliveries = " ".join(f"{s} {snapshot.deliveries.get(s, 0)}" for s in DELIVERY_STATES)
     stats = snapshot.receiver
     line = (
         f"demo {_clock_text(snapshot.elapsed_s)} | signals sent {sent} ({per_partner}), "
-        f"accepted {accepted}, refused {refused} | outcomes: {outcomes or 'none yet'} "
-        f"(awaiting {snapshot.awaiting_triage}) | providers {levels}, "
-        f"unscored {snapshot.unscored}, changed colour {snapshot.changed_colour} | "
-        f"alerts {deliveries} | receiver {stats.total} "
-        f"(duplicates {stats.duplicates}, bad signatures {stats.bad_signatures})"
+        f"accepted {accepted}, refused {refused}, at intake {sum(snapshot.received.values())} "
+        f"| outcomes: {outcomes or 'none yet'} (awaiting {snapshot.awaiting_triage}) | "
+        f"providers {levels}, unscored {snapshot.unscored}, changed colour "
+        f"{snapshot.changed_colour} | alerts {deliveries} | receiver accepted {stats.total} "
+        f"(duplicates {stats.duplicates}), refused {stats.unknown_paths + stats.bad_signatures} "
+        f"(no subscriber {stats.unknown_paths}, bad signatures {stats.bad_signatures})"
     )
     if snapshot.first_change_s is not None or snapshot.first_alert_s is not None:
         line += f" | {_milestones_text(snapshot)}"
