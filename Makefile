@@ -2,6 +2,12 @@
 .PHONY: setup lint typecheck imports docs schemas check test test-fast run bench clean
 
 export UV_PYTHON_DOWNLOADS := never
+
+# `make run` draws a live view on the terminal: with output sync (-O, e.g. from MAKEFLAGS and
+# -j) make would collect its output in a file and the view would fall back to summary lines.
+ifneq ($(filter run,$(MAKECMDGOALS)),)
+MAKEFLAGS += --output-sync=none
+endif
 UV := uv run --frozen
 
 setup:            ## install uv, PostgreSQL when missing, and the workspace

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import http.server
 import json
 import os
 import pathlib
@@ -13,12 +14,16 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
+from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 import pytest
 
+from zicht_demo.region import build_region
 from zicht_runtime.devstack import PostgresDatabases, find_free_port, port_is_free
 
 pytestmark = pytest.mark.connected
@@ -150,54 +155,174 @@ def _milestones(lines: list[str]) -> list[str]:
     ]
 
 
-async def test_the_demo_region_brings_alerts_to_the_receiver_and_ctrl_c_stops_everything(
-    databases: PostgresDatabases, kafka_bootstrap: str, tmp_path: object
+async def test_the_demo_run_stopped_under_load_and_started_again_loses_nothing(
+    databases: PostgresDatabases, tmp_path: pathlib.Path
 ) -> None:
+    """``make run`` with the demo, Ctrl-C while signals flow, ``make run`` again: it reconciles.
+
+    The run's own broker forgets its topics on the stop; the services publish their outboxes
+    again on the next start. The municipalities' receiver stays up across the restart, as a
+    municipality's own would (the demo's receiver stops with the demo, so the test keeps one
+    at the same port).
+    """
     database = await databases.create()
     base = _free_port_base()
     env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        **{k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"},
         "ZICHT_DATABASE_URL": database,
         "ZICHT_LOG_LEVEL": "WARNING",
     }
-    process = await asyncio.create_subprocess_exec(
+    common = [
         sys.executable, "-m", "zicht_runtime.stack", "run", "--data-dir", str(tmp_path),
-        "--http-port-base", str(base), "--demo", "--providers", "30", "--rate", "5",
-        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
-    assert process.stdout is not None
-    stdout = process.stdout
-    lines: list[str] = []
-
-    async def drain() -> None:
-        while raw := await stdout.readline():
-            lines.append(raw.decode(errors="replace"))
-
-    reader = asyncio.create_task(drain())
-    delivered: dict[str, object] = {}
+        "--http-port-base", str(base), "--kafka-port", str(find_free_port()),
+    ]  # fmt: skip
+    first = await _Launched.start([*common, "--demo", "--providers", "30", "--rate", "5"], env)
     try:
         async with asyncio.timeout(240):
-            while not delivered.get("total") or len(_milestones(lines)) < 2:
-                assert process.returncode is None, "the run command ended:\n" + "".join(lines)
+            delivered: dict[str, object] = {}
+            while not delivered.get("total") or len(_milestones(first.lines)) < 2:
+                assert first.process.returncode is None, "it ended:\n" + first.output
                 await asyncio.sleep(1)
                 delivered = await asyncio.to_thread(_stats, base + 5)
-        process.send_signal(signal.SIGINT)
-        async with asyncio.timeout(90):
-            await process.wait()
-            await reader
+        await asyncio.to_thread(_a_municipality_sees_only_its_own_providers, first.output, base)
+        first.process.send_signal(signal.SIGINT)  # the generator still sends 5 signals/s
+        assert await first.stopped() == 0, first.output[-4000:]
     finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-    output = "".join(lines)
-    print("\n" + "".join(_milestones(lines)))  # how soon, for the record (not a timed test)
-    assert process.returncode == 0, output[-4000:]
+        await first.kill()
+    print("\n" + "".join(_milestones(first.lines)))  # how soon, for the record (not timed)
     assert delivered["bad_signatures"] == 0
     assert delivered["duplicates"] == 0
-    pids = [int(pid) for pid in re.findall(r"started \(pid (\d+)", output)]
-    assert len(pids) == 5, output[-4000:]  # four services and the demo
+    assert delivered["unknown_paths"] == 0
+    pids = [int(pid) for pid in re.findall(r"started \(pid (\d+)", first.output)]
+    assert len(pids) == 5, first.output[-4000:]  # four services and the demo
     assert not [pid for pid in pids if _alive(pid)], "a process outlived Ctrl-C"
+
+    with _AcceptingReceiver(base + 5):
+        second = await _Launched.start(common, env)  # the demo does not run again by itself
+        try:
+            await second.wait_for("all four services are ready", 180)
+            assert "demo: off" in second.output or "demo: started" not in second.output
+            report = await _reconciled(tmp_path, base, within_s=120)
+            second.process.send_signal(signal.SIGINT)
+            assert await second.stopped() == 0, second.output[-4000:]
+        finally:
+            await second.kill()
+    totals = report["totals"]
+    assert totals["signals"] > 0
+    assert totals["alerts"] > 0
+    assert totals["in_flight"] == 0
+    for name in ("intake", "triage", "scoring", "notify"):
+        log = (tmp_path / f"{name}.log").read_text(encoding="utf-8")
+        tracebacks = [line for line in log.splitlines() if "Traceback" in line]
+        assert not tracebacks, f"{name} logged a traceback:\n" + "\n".join(tracebacks[:5])
+    assert "Traceback" not in first.output + second.output
+
+
+@dataclass
+class _Launched:
+    """A run command started by a test, its output read as it comes."""
+
+    process: asyncio.subprocess.Process
+    lines: list[str] = field(default_factory=list)
+    reader: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def start(cls, command: list[str], env: dict[str, str]) -> _Launched:
+        process = await asyncio.create_subprocess_exec(
+            *command, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        )
+        launched = cls(process)
+        launched.reader = asyncio.create_task(launched._drain())
+        return launched
+
+    async def _drain(self) -> None:
+        assert self.process.stdout is not None
+        while raw := await self.process.stdout.readline():
+            self.lines.append(raw.decode(errors="replace"))
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    async def wait_for(self, text: str, timeout_s: float) -> None:
+        async with asyncio.timeout(timeout_s):
+            while text not in self.output:
+                assert self.process.returncode is None, "it ended:\n" + self.output
+                await asyncio.sleep(0.5)
+
+    async def stopped(self) -> int:
+        async with asyncio.timeout(90):
+            code = await self.process.wait()
+            if self.reader is not None:
+                await self.reader
+        return code
+
+    async def kill(self) -> None:
+        if self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()
+
+
+class _AcceptingReceiver:
+    """A receiver at the demo's port that accepts every webhook (the municipalities' own)."""
+
+    def __init__(self, port: int) -> None:
+        class Accept(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("content-length", "0")))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+                """Quiet."""
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Accept)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> _AcceptingReceiver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+async def _reconciled(data_dir: pathlib.Path, base: int, *, within_s: float) -> dict[str, Any]:
+    """The reconciliation of the whole run, once it adds up with nothing in flight."""
+    report: dict[str, Any] = {}
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        checked = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "zicht_runtime.reconcile", "--data-dir", str(data_dir),
+            "--http-port-base", str(base), "--json", stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, _ = await checked.communicate()
+        if checked.returncode in {0, 1}:
+            report = json.loads(out)
+            if report["ok"] and report["totals"].get("in_flight", 0) == 0:
+                return report
+        await asyncio.sleep(2)
+    problems = [c for c in report.get("checks", []) if not c["ok"]]
+    raise AssertionError(f"the run does not reconcile within {within_s:.0f} s: {problems}")
+
+
+def _a_municipality_sees_only_its_own_providers(output: str, base: int) -> None:
+    """The run prints how a municipality reads its register; its key shows only its own."""
+    found = re.search(r"scoring: municipality (GM\d{4}) .*\$\((python3 -c '[^']+')\)", output)
+    assert found, output[-4000:]
+    code, read_key = found.groups()
+    key = subprocess.run(  # noqa: S602 - the line the run command printed for people
+        read_key, shell=True, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{base + 3}/v1/providers?limit=1000",
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+        listed = {p["provider_id"] for p in json.load(response)["providers"]}
+    related = {p.provider_id for p in build_region(1, 30).contracted_by(code)}
+    assert listed <= related, (code, listed - related)
 
 
 def test_run_command_stops_services_before_its_broker_and_postgres_when_its_output_is_gone() -> (

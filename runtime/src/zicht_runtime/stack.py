@@ -24,8 +24,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ from zicht_runtime.devstack import (
 )
 from zicht_runtime.ops import OPERATOR_SCOPE
 from zicht_runtime.roles import provision_service_role
-from zicht_schemas.regions import regions
+from zicht_schemas.regions import RegionCatalogue, regions
 
 __all__ = ["SERVICES", "main"]
 
@@ -62,7 +63,31 @@ class _Service:
         return f"http://127.0.0.1:{self.port}"
 
 
+class _Output:
+    """Where the launcher's lines go: the terminal, or a log while the demo's view holds it.
+
+    The live view redraws the terminal in place; a line printed under it would tear it.
+    """
+
+    def __init__(self) -> None:
+        self.log: Path | None = None
+
+    def hold(self, log: Path) -> None:
+        self.log = log
+
+    def release(self) -> None:
+        self.log = None
+
+
+_OUTPUT = _Output()
+
+
 def _say(text: str) -> None:
+    if _OUTPUT.log is not None:
+        moment = datetime.now(UTC).isoformat(timespec="seconds")
+        with _OUTPUT.log.open("a", encoding="utf-8") as log:
+            log.write(f"{moment} zicht: {text}\n")
+        return
     try:
         print(f"zicht: {text}", flush=True)
     except OSError:
@@ -362,12 +387,46 @@ async def _demo_keys(
             "access_team": {team: intake[team] for team in teams},
         },
         "triage": await keys_of("triage", {"supervisor": ("supervisor-demo", ["supervisor"], {})}),
-        "scoring": await keys_of("scoring", {"reader": ("operator-demo", ["risk:read"], {})}),
+        "scoring": await _scoring_keys(keys_of, catalogue),
         "notify": {
             "operator": notify["operator"],
             "subscribers": {name: notify[name] for name in subscribers},
         },
     }
+
+
+async def _scoring_keys(
+    keys_of: Callable[
+        [str, dict[str, tuple[str, list[str], dict[str, str]]]], Awaitable[dict[str, str]]
+    ],
+    catalogue: RegionCatalogue,
+) -> dict[str, Any]:
+    """A region-wide reader, and each municipality's own key: it sees only its providers."""
+    municipalities = {
+        m.code: (m.code, ["risk:read"], {"municipality": m.code})
+        for r in catalogue.regions
+        for m in r.municipalities
+    }
+    issued = await keys_of(
+        "scoring", {"reader": ("operator-demo", ["risk:read"], {}), **municipalities}
+    )
+    return {
+        "reader": issued["reader"],
+        "municipalities": {code: issued[code] for code in municipalities},
+    }
+
+
+def _municipality_hint(keys_file: Path, keys: Mapping[str, Any], base: int) -> str:
+    """How a municipality reads its own risk register, with its key from the keys file."""
+    code = next(iter(keys["scoring"]["municipalities"]))
+    read = (
+        f'python3 -c \'import json; print(json.load(open("{keys_file}"))'
+        f'["scoring"]["municipalities"]["{code}"])\''
+    )
+    return (
+        f"scoring: municipality {code} sees only the providers related to it: curl -s -H "
+        f'"Authorization: Bearer $({read})" http://127.0.0.1:{base + 3}/v1/providers?level=red'
+    )
 
 
 async def _operator_keys(
@@ -419,6 +478,7 @@ def _start_demo(
     keys = asyncio.run(_demo_keys(database_url, services, args.data_dir))
     keys_file.write_text(json.dumps(keys, indent=2), encoding="utf-8")
     keys_file.chmod(0o600)
+    _say(_municipality_hint(keys_file, keys, base))
     (args.data_dir / "demo-started").touch()
     command = [
         sys.executable, "-m", "zicht_demo", "run", "--keys", str(keys_file),
@@ -427,7 +487,8 @@ def _start_demo(
         "--receiver-port", str(base + 5), "--rate", str(args.rate),
         "--providers", str(args.providers), "--since", str(args.started_at),
     ]  # fmt: skip
-    if not sys.stdout.isatty():
+    live = sys.stdout.isatty()
+    if not live:
         command.append("--no-view")
     process = subprocess.Popen(  # noqa: S603 - our own module
         command,
@@ -438,6 +499,10 @@ def _start_demo(
         f"demo: started (pid {process.pid}); it seeds the synthetic region once the services "
         f"are ready, and webhooks arrive at http://127.0.0.1:{base + 5}"
     )
+    if live:
+        log = args.data_dir / "launcher.log"
+        _say(f"the demo's live view takes the terminal; until it stops, these lines go to {log}")
+        _OUTPUT.hold(log)
     return process
 
 
@@ -505,7 +570,11 @@ def _run(args: argparse.Namespace) -> int:
                     except subprocess.TimeoutExpired:
                         demo.kill()
                         demo.wait()
-                    _say("demo: stopped")
+                held = _OUTPUT.log
+                _OUTPUT.release()
+                if demo is not None:
+                    meanwhile = f"; the launcher's lines meanwhile are in {held}" if held else ""
+                    _say(f"demo: stopped{meanwhile}")
                 _stop_services(services)
     except DevStackError as exc:
         _say(f"error: {exc}")
