@@ -91,7 +91,6 @@ would let that process's own delays pass for a receiver too slow to answer."""
 _FAST: Final[Mapping[str, str]] = {
     "ZICHT_KAFKA_SESSION_TIMEOUT_MS": "6000",
     "ZICHT_KAFKA_FETCH_MAX_WAIT_MS": "20",
-    "ZICHT_KAFKA_BACKGROUND_FETCH_MAX_WAIT_MS": "100",
     "ZICHT_OUTBOX_POLL_INTERVAL_S": "0.2",
     "ZICHT_RETRY_BACKOFF_MAX_S": "1",
     "ZICHT_RETRY_BASE_S": "0.5",

@@ -11,7 +11,14 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from kit.helpers import SCHEMA, SOURCE, provider_event, read_topic, wait_committed
-from zicht_runtime.consumer import BatchProcessor, PoisonMessageError, Received, TransientError
+from zicht_runtime.consumer import (
+    BatchProcessor,
+    PoisonMessageError,
+    Received,
+    Subscription,
+    TransientError,
+    each,
+)
 from zicht_runtime.devstack import create_topics
 from zicht_runtime.kafka import AiokafkaSender, create_broker, subscribe_batch
 from zicht_runtime.outbox import OutboxRelay
@@ -72,16 +79,21 @@ async def consuming(
     group: str,
     handler: Callable[[asyncpg.Connection, Received[ProviderRegisteredV1]], object],
     relay: bool = False,
-) -> AsyncIterator[BatchProcessor[ProviderRegisteredV1]]:
+) -> AsyncIterator[BatchProcessor]:
     """A real FastStream batch subscriber (and optionally the outbox relay) while inside."""
     settings = ServiceSettings(
         service_name="kit-test", kafka_bootstrap_servers=bootstrap, database_schema=SCHEMA
     )
-    processor: BatchProcessor[ProviderRegisteredV1] = BatchProcessor(
-        topic=topic,
-        consumer=group,
-        model=ProviderRegisteredV1,
-        handler=handler,  # type: ignore[arg-type]  # test handlers return None as awaitables
+    processor = BatchProcessor(
+        group=group,
+        subscriptions=[
+            Subscription(
+                topic,
+                each(handler),  # type: ignore[arg-type]  # test handlers return None as awaitables
+                ProviderRegisteredV1,
+                name=group,
+            )
+        ],
         pool=pool,
         telemetry=telemetry,
         source=SOURCE,

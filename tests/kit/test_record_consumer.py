@@ -7,7 +7,7 @@ import pytest
 from aiokafka import ConsumerRecord
 
 from kit.helpers import SOURCE
-from zicht_runtime.consumer import PoisonMessageError, RawRecord, RecordBatchProcessor
+from zicht_runtime.consumer import BatchProcessor, PoisonMessageError, RawRecord, Subscription, each
 from zicht_runtime.db import DbConnection
 from zicht_runtime.telemetry import Telemetry
 
@@ -36,9 +36,10 @@ async def remember(conn: DbConnection, raw: RawRecord) -> None:
 async def test_a_redelivered_record_changes_nothing_and_a_faulty_one_is_dead_lettered(
     pool: asyncpg.Pool, telemetry: Telemetry
 ) -> None:
-    processor = RecordBatchProcessor(
-        topic="partner.test.v1", consumer="kit-records", handler=remember, pool=pool,
-        telemetry=telemetry, source=SOURCE, service="kit-test",
+    processor = BatchProcessor(
+        group="kit-records",
+        subscriptions=[Subscription("partner.test.v1", each(remember), None, "kit-records")],
+        pool=pool, telemetry=telemetry, source=SOURCE, service="kit-test",
     )  # fmt: skip
     batch = [record(0, b"first"), record(1, b"boom"), record(2, b"second")]
 

@@ -68,11 +68,12 @@ async def _caught_up(bootstrap: str, kit: ServiceKit, within: float = 120.0) -> 
         await probe.topics()  # loads the cluster's metadata, which partitions_for_topic reads
         for processor in kit.processors:
             partitions = [
-                TopicPartition(processor.topic, p)
-                for p in sorted(probe.partitions_for_topic(processor.topic) or ())
+                TopicPartition(topic, p)
+                for topic in processor.topics
+                for p in sorted(probe.partitions_for_topic(topic) or ())
             ]
             ends = await probe.end_offsets(partitions)
-            group = processor.consumer
+            group = processor.group
             while True:
                 behind = [
                     tp
@@ -83,7 +84,7 @@ async def _caught_up(bootstrap: str, kit: ServiceKit, within: float = 120.0) -> 
                 if not behind:
                     break
                 if time.monotonic() > deadline:
-                    pytest.fail(f"{processor.consumer} did not catch up on {behind}")
+                    pytest.fail(f"{group} did not catch up on {behind}")
                 await asyncio.sleep(0.3)
     finally:
         await probe.stop()

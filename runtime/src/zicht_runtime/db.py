@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 import asyncpg
@@ -11,11 +15,13 @@ from asyncpg.pool import PoolConnectionProxy
 __all__ = [
     "TRANSIENT_DB_ERRORS",
     "DbConnection",
+    "DbWork",
     "create_pool",
     "encode_json",
     "ensure_schema",
     "init_connection",
     "is_transient_db_error",
+    "measured",
 ]
 
 # A connection of its own or one lent by the pool: the same API to everything that uses it.
@@ -38,12 +44,52 @@ def encode_json(value: object) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+@dataclass
+class DbWork:
+    """What one unit of work asked of Postgres: how many statements, and their time."""
+
+    statements: int = 0
+    seconds: float = 0.0
+
+
+_WORK: ContextVar[DbWork | None] = ContextVar("zicht_db_work", default=None)
+
+
+@contextmanager
+def measured() -> Iterator[DbWork]:
+    """Count the statements (and their time) every pool connection runs inside the block.
+
+    The count comes from asyncpg's query loggers, which asyncpg calls soon after each
+    statement (``loop.call_soon``, in the context it ran in): read it after the block and one
+    turn of the event loop (``await asyncio.sleep(0)``) to have the last statement in it.
+    Statements the pool runs on release (its reset) count too: they are the unit's cost.
+    """
+    work = DbWork()
+    token = _WORK.set(work)
+    try:
+        yield work
+    finally:
+        _WORK.reset(token)
+
+
+def _count_statement(query: asyncpg.connection.LoggedQuery) -> None:
+    work = _WORK.get()
+    if work is not None:
+        work.statements += 1
+        work.seconds += query.elapsed
+
+
 async def init_connection(conn: DbConnection) -> None:
-    """Map ``json`` and ``jsonb`` to Python values (objects, lists) both ways."""
+    """Map ``json`` and ``jsonb`` to Python values (objects, lists) both ways; count statements.
+
+    Every connection reports its statements to :func:`measured` (no per-statement span:
+    a unit of work puts its statement count and database time on its own span).
+    """
     for type_name in ("json", "jsonb"):
         await conn.set_type_codec(
             type_name, encoder=encode_json, decoder=json.loads, schema="pg_catalog"
         )
+    conn.add_query_logger(_count_statement)
 
 
 async def ensure_schema(conn: DbConnection, schema: str) -> None:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.structs import OffsetAndMetadata, TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.message import StreamMessage
 
 from zicht_runtime.consumer import BatchProcessor
@@ -23,6 +23,7 @@ from zicht_runtime.telemetry import Telemetry
 
 __all__ = [
     "AiokafkaSender",
+    "adopt_committed_offsets",
     "broker_cluster_id",
     "create_broker",
     "ensure_topics",
@@ -33,18 +34,18 @@ log = logging.getLogger(__name__)
 
 
 def create_broker(settings: ServiceSettings, telemetry: Telemetry) -> KafkaBroker:
-    """A FastStream Kafka broker with telemetry on; it connects when started, not here."""
+    """A FastStream Kafka broker; it connects when started, not here.
+
+    No FastStream telemetry middleware: the batch processor makes the one consumer span per
+    event (FastStream's would add a span per polled batch beside it), and the kit's own
+    ``zicht.batch.duration`` measures what its ``messaging.process.duration`` did.
+    """
+    del telemetry  # the kit's consumer and relay trace; the broker itself does not
     return KafkaBroker(
         settings.kafka_bootstrap_servers,
         enable_idempotence=settings.kafka_enable_idempotence,
         linger_ms=settings.kafka_linger_ms,
         client_id=f"zicht-{settings.service_name}",
-        middlewares=(
-            KafkaTelemetryMiddleware(
-                tracer_provider=telemetry.tracer_provider,
-                meter_provider=telemetry.meter_provider,
-            ),
-        ),
         logger=logging.getLogger(f"zicht.{settings.service_name}.broker"),
         # FastStream's own line per message at DEBUG: the kit logs one line per event.
         log_level=logging.DEBUG,
@@ -63,20 +64,21 @@ async def _undecoded(_message: StreamMessage[Any]) -> None:
 
 def subscribe_batch(
     broker: KafkaBroker,
-    processor: BatchProcessor[Any],
+    processor: BatchProcessor,
     settings: ServiceSettings,
     *,
     fetch_max_wait_ms: int | None = None,
 ) -> None:
-    """Register a batch subscriber that commits offsets only after the batch is stored.
+    """Register one batch subscriber over the processor's topics, in its consumer group.
 
-    ``NACK_ON_ERROR``: a batch that raises rewinds each of its partitions to its first
-    record, so a later success can never commit past an unprocessed message.
+    Offsets are committed only after the batch is stored. ``NACK_ON_ERROR``: a batch that
+    raises rewinds each of its partitions to its first record, so a later success can never
+    commit past an unprocessed message.
     """
     wait = settings.kafka_fetch_max_wait_ms if fetch_max_wait_ms is None else fetch_max_wait_ms
     subscriber = broker.subscriber(
-        processor.topic,
-        group_id=processor.consumer,
+        *processor.topics,
+        group_id=processor.group,
         batch=True,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
@@ -86,7 +88,7 @@ def subscribe_batch(
         max_records=settings.kafka_max_batch,
         batch_timeout_ms=max(wait, 10),
         decoder=_undecoded,
-        title=f"{processor.consumer}:{processor.topic}",
+        title=processor.group,
     )
 
     async def on_batch(message: KafkaMessage) -> None:
@@ -100,6 +102,65 @@ def subscribe_batch(
         )
 
     subscriber(on_batch)
+
+
+async def adopt_committed_offsets(
+    bootstrap_servers: str, group: str, earlier: Mapping[str, str]
+) -> dict[TopicPartition, int]:
+    """Give ``group`` the offsets committed under earlier groups, where it has none yet.
+
+    ``earlier`` maps each topic to the group that read it before (Zicht once read every topic
+    with a group of its own, ``<base>.<topic>``). For each partition that ``group`` has no
+    committed offset for and the earlier group has, that offset is committed for ``group``:
+    the service goes on where it was, without reading its topics again from the start and
+    without skipping anything. A partition ``group`` already has an offset for is left
+    alone, so this is a no-op on every start after the first. Returns what it committed.
+    """
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        await consumer.topics()  # metadata, for the partitions of each topic
+        missing: dict[str, list[TopicPartition]] = {}
+        for topic, old_group in earlier.items():
+            if old_group == group:
+                continue
+            for partition in sorted(consumer.partitions_for_topic(topic) or ()):
+                tp = TopicPartition(topic, partition)
+                if await consumer.committed(tp) is None:
+                    missing.setdefault(old_group, []).append(tp)
+        adopted: dict[TopicPartition, int] = {}
+        for old_group, partitions in missing.items():
+            adopted.update(await _committed(bootstrap_servers, old_group, partitions))
+        if adopted:
+            consumer.assign(list(adopted))
+            await consumer.commit({tp: OffsetAndMetadata(o, "") for tp, o in adopted.items()})
+            log.info(
+                "consumer group takes over the offsets of the groups that read its topics before",
+                extra={
+                    "zicht.consumer": group,
+                    "zicht.adopted": {f"{tp.topic}/{tp.partition}": o for tp, o in adopted.items()},
+                },
+            )
+        return adopted
+    finally:
+        await consumer.stop()
+
+
+async def _committed(
+    bootstrap_servers: str, group: str, partitions: Sequence[TopicPartition]
+) -> dict[TopicPartition, int]:
+    """The offsets ``group`` has committed for ``partitions`` (those it has)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        found = {tp: await consumer.committed(tp) for tp in partitions}
+    finally:
+        await consumer.stop()
+    return {tp: offset for tp, offset in found.items() if offset is not None}
 
 
 async def broker_cluster_id(bootstrap_servers: str) -> str:

@@ -18,18 +18,18 @@ from typing import Any
 import asyncpg
 from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
-from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.sdk.trace.export import SpanExporter
 from pydantic import BaseModel
 
-from zicht_runtime.consumer import BatchProcessor, EventHandler, RecordBatchProcessor, RecordHandler
+from zicht_runtime.consumer import BatchHandler, BatchProcessor, RecordBatchHandler, Subscription
 from zicht_runtime.db import create_pool
 from zicht_runtime.guard import BodyLimit, RequestGuard
 from zicht_runtime.health import ReadinessCheck, health_router, metrics_router
 from zicht_runtime.kafka import (
     AiokafkaSender,
+    adopt_committed_offsets,
     broker_cluster_id,
     create_broker,
     ensure_topics,
@@ -54,25 +54,23 @@ BackgroundLoop = Callable[[asyncpg.Pool, asyncio.Event], Coroutine[Any, Any, Non
 
 @dataclass(frozen=True)
 class ConsumerSpec:
-    """One subscription of a service: a topic, the consumer group and the handler."""
+    """One topic of CloudEvents a service reads, and the batch handler of its events.
+
+    The handler gets the fresh events of the topic in each batch at once (wrap a handler of
+    one event in :func:`zicht_runtime.consumer.each`).
+    """
 
     topic: str
     model: type[BaseModel]
-    handler: EventHandler[Any]
-    group: str = ""
-    background: bool = False
-    """Nobody waits on this subscription at once: it polls with the background fetch wait."""
+    handler: BatchHandler[Any]
 
 
 @dataclass(frozen=True)
 class RecordConsumerSpec:
-    """A subscription to a topic of raw records (a partner's own format, no CloudEvents)."""
+    """A topic of raw records (a partner's own format, no CloudEvents), and its batch handler."""
 
     topic: str
-    handler: RecordHandler
-    group: str = ""
-    background: bool = False
-    """Nobody waits on this subscription at once: it polls with the background fetch wait."""
+    handler: RecordBatchHandler
 
 
 @dataclass
@@ -99,7 +97,7 @@ class ServiceKit:
     broker: KafkaBroker = field(init=False)
     pool: asyncpg.Pool = field(init=False)
     relay: OutboxRelay = field(init=False)
-    processors: list[BatchProcessor[Any]] = field(init=False, default_factory=list)
+    processors: list[BatchProcessor] = field(init=False, default_factory=list)
     _sender: AiokafkaSender = field(init=False)
     _stop: asyncio.Event = field(init=False, default_factory=asyncio.Event)
     _relay_task: asyncio.Task[None] | None = field(init=False, default=None)
@@ -119,31 +117,27 @@ class ServiceKit:
         """The CloudEvents `source` of everything this service publishes."""
         return source_urn(self.settings.oin, self.settings.service_name)
 
-    def group_of(self, spec: ConsumerSpec | RecordConsumerSpec) -> str:
-        """The consumer group of a subscription: one group per service and topic.
+    @property
+    def group(self) -> str:
+        """The service's consumer group: one over all the topics it reads.
 
-        A group per topic means a member joining or leaving one subscription never makes the
-        service's other subscriptions rebalance; instances of the service scale each topic's
-        group together.
+        One group means one consumer per instance, polling once for all its topics, so the
+        fetch wait can be short without keeping the cores busy; instances of the service
+        share the topics' partitions in it.
         """
-        base = self.settings.kafka_consumer_group or f"zicht-{self.settings.service_name}"
-        return spec.group or f"{base}.{spec.topic}"
+        return self.settings.kafka_consumer_group or f"zicht-{self.settings.service_name}"
 
-    def fetch_wait_of(self, spec: ConsumerSpec | RecordConsumerSpec) -> int:
-        """How long a fetch of the subscription waits for data (ms).
+    def subscription_name(self, topic: str) -> str:
+        """A topic's subscription in the inbox and the dead-letter records: ``<group>.<topic>``.
 
-        Short on the topics a signal travels on its way to an alert, long on the rest: an
-        idle consumer asks the broker again after each wait, and with a dozen subscriptions
-        per service short waits everywhere kept two cores busy doing nothing.
+        It is also the consumer group that read the topic before the service read all its
+        topics with one group, so events processed then are still known to the inbox.
         """
-        if spec.background:
-            return self.settings.kafka_background_fetch_max_wait_ms
-        return self.settings.kafka_fetch_max_wait_ms
+        return f"{self.group}.{topic}"
 
     async def start(self) -> None:
         """Open the pool, migrate, create topics, subscribe, and start the relay."""
         settings = self.settings
-        _asyncpg_instrumentor().instrument(tracer_provider=self.telemetry.tracer_provider)
         HTTPXClientInstrumentor().instrument(tracer_provider=self.telemetry.tracer_provider)
         self.pool = await create_pool(
             settings.database_url,
@@ -176,12 +170,22 @@ class ServiceKit:
                 "afresh keeps nothing); its outbox is published again",
                 extra={"zicht.cluster_id": cluster, "zicht.republished": again},
             )
-        for spec in self.consumers:
-            processor: BatchProcessor[Any] = BatchProcessor(
-                topic=spec.topic,
-                consumer=self.group_of(spec),
-                model=spec.model,
-                handler=spec.handler,
+        subscriptions = [
+            Subscription(spec.topic, spec.handler, spec.model, self.subscription_name(spec.topic))
+            for spec in self.consumers
+        ] + [
+            Subscription(spec.topic, spec.handler, None, self.subscription_name(spec.topic))
+            for spec in self.record_consumers
+        ]
+        if subscriptions:
+            await adopt_committed_offsets(
+                settings.kafka_bootstrap_servers,
+                self.group,
+                {s.topic: s.name for s in subscriptions},
+            )
+            processor = BatchProcessor(
+                group=self.group,
+                subscriptions=subscriptions,
                 pool=self.pool,
                 telemetry=self.telemetry,
                 source=self.source,
@@ -190,30 +194,8 @@ class ServiceKit:
                 backoff_max_s=settings.retry_backoff_max_s,
                 log_id=cluster,
             )
-            subscribe_batch(
-                self.broker, processor, settings, fetch_max_wait_ms=self.fetch_wait_of(spec)
-            )
+            subscribe_batch(self.broker, processor, settings)
             self.processors.append(processor)
-        for record_spec in self.record_consumers:
-            record_processor = RecordBatchProcessor(
-                topic=record_spec.topic,
-                consumer=self.group_of(record_spec),
-                handler=record_spec.handler,
-                pool=self.pool,
-                telemetry=self.telemetry,
-                source=self.source,
-                service=settings.service_name,
-                backoff_initial_s=settings.retry_backoff_initial_s,
-                backoff_max_s=settings.retry_backoff_max_s,
-                log_id=cluster,
-            )
-            subscribe_batch(
-                self.broker,
-                record_processor,
-                settings,
-                fetch_max_wait_ms=self.fetch_wait_of(record_spec),
-            )
-            self.processors.append(record_processor)
         self._sender = AiokafkaSender(settings)
         await self._sender.start()
         self.relay = OutboxRelay(
@@ -263,7 +245,6 @@ class ServiceKit:
             await _step("stop outbox producer", self._sender.stop())
         if hasattr(self, "pool"):
             await _step("close database pool", self.pool.close())
-        _asyncpg_instrumentor().uninstrument()
         HTTPXClientInstrumentor().uninstrument()
         self.telemetry.shutdown()
 
@@ -331,7 +312,10 @@ def create_service_app(
     app.include_router(health_router(kit.readiness_checks()))
     app.include_router(ops_router(kit.settings.service_name, lambda: kit.pool, kit.counts))
     app.include_router(metrics_router())
-    FastAPIInstrumentor.instrument_app(app, tracer_provider=kit.telemetry.tracer_provider)
+    # One server span per request: not also a span per ASGI receive and send.
+    FastAPIInstrumentor.instrument_app(
+        app, tracer_provider=kit.telemetry.tracer_provider, exclude_spans=["receive", "send"]
+    )
     return app
 
 
@@ -412,8 +396,3 @@ async def _step(what: str, awaitable: Awaitable[Any]) -> None:
         await awaitable
     except Exception:
         log.exception("shutdown step failed: %s", what)
-
-
-def _asyncpg_instrumentor() -> AsyncPGInstrumentor:
-    """The asyncpg instrumentor (a singleton); its constructor has no type annotations."""
-    return AsyncPGInstrumentor()  # type: ignore[no-untyped-call]  # untyped upstream __init__

@@ -50,18 +50,12 @@ class ServiceSettings(BaseSettings):
         "Tansu broker, which does not support it.",
     )
     kafka_fetch_max_wait_ms: int = Field(
-        default=50,
+        default=10,
         ge=0,
-        description="Longest a consumer fetch waits for data, on the topics a signal travels "
-        "on its way to an alert. Small values keep each hop's latency low on brokers that do "
-        "not wake a waiting fetch when data arrives (the local broker); every idle consumer "
-        "asks the broker again after this long, so very small values cost CPU while idle.",
-    )
-    kafka_background_fetch_max_wait_ms: int = Field(
-        default=500,
-        ge=0,
-        description="Longest a consumer fetch waits for data on topics nobody waits on at "
-        "once (partner topics, status bookkeeping): long, so idle consumers cost little.",
+        description="Longest the service's consumer waits for data in one fetch. Small "
+        "values keep each hop's latency low on brokers that do not wake a waiting fetch when "
+        "data arrives (the local broker); the consumer asks the broker again after this long "
+        "when idle, once for all the service's topics (one consumer group per service).",
     )
     kafka_linger_ms: int = Field(
         default=0, ge=0, description="Producer linger: batching delay before a send."
@@ -77,7 +71,8 @@ class ServiceSettings(BaseSettings):
     )
     kafka_consumer_group: str = Field(
         default="",
-        description="Consumer group of this service's subscribers; empty: zicht-<service name>.",
+        description="The service's consumer group, over all the topics it reads; empty: "
+        "zicht-<service name>. Inbox entries are kept per <group>.<topic>.",
     )
     kafka_topic_partitions: int = Field(
         default=4, ge=1, description="Partitions of topics this service creates."

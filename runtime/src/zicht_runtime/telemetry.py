@@ -48,6 +48,9 @@ ATTRIBUTES: Mapping[str, str] = {
     "zicht.consumer": "consumer (group) that handled the event",
     "zicht.duplicate": "the event was already processed (inbox hit)",
     "zicht.dead_lettered": "the event was sent to the dead-letter topic",
+    "zicht.batch.size": "records in the batch the event was handled in (one transaction)",
+    "zicht.db.statements": "SQL statements the event's batch sent, inbox and outbox included",
+    "zicht.db.duration_ms": "time the event's batch spent in those statements, in milliseconds",
     "zicht.error_type": "class of the error that stopped processing",
     "zicht.source": "who reported a signal (igj, police, access_team, ...)",
     "zicht.channel": "how a submission arrived (http or kafka)",
@@ -75,7 +78,9 @@ ATTRIBUTES: Mapping[str, str] = {
     "zicht.partition": "the Kafka partition of the event a log line is about",
     "zicht.offset": "the Kafka offset of the event a log line is about",
     "zicht.result": "what a consumer did with an event (processed, duplicate, dead_lettered)",
-    "zicht.duration_ms": "how long a consumer took over one event, in milliseconds",
+    "zicht.duration_ms": "how long the handler call that took the event lasted, in milliseconds",
+    "zicht.batch_size": "records in the batch a consumer handled the event in",
+    "zicht.adopted": "offsets a consumer group took over from the groups that read before",
 }
 
 # The business stages of a signal's way through Zicht, one per business span.

@@ -12,7 +12,7 @@ from __future__ import annotations
 from zicht_intake.config import IntakeSettings
 from zicht_intake.domain import PartnerFormat
 from zicht_intake.service import Incoming, IntakeService
-from zicht_runtime.consumer import RawRecord, Received
+from zicht_runtime.consumer import RawRecord, Received, each
 from zicht_runtime.db import DbConnection
 from zicht_runtime.kit import ConsumerSpec, RecordConsumerSpec
 from zicht_schemas import InvestigationChangedV1, SignalAssessedV1, Source, topics
@@ -32,11 +32,9 @@ def build_consumers(service: IntakeService) -> list[ConsumerSpec]:
         await service.record_investigation(conn, received.event.data)
 
     return [
-        # What became of a submission's signals, for the partner's status view: no hurry.
-        ConsumerSpec(topics.SIGNAL_ASSESSED, SignalAssessedV1, on_assessed, background=True),
-        ConsumerSpec(
-            topics.INVESTIGATION_CHANGED, InvestigationChangedV1, on_investigation, background=True
-        ),
+        # What became of a submission's signals, for the partner's status view.
+        ConsumerSpec(topics.SIGNAL_ASSESSED, SignalAssessedV1, each(on_assessed)),
+        ConsumerSpec(topics.INVESTIGATION_CHANGED, InvestigationChangedV1, each(on_investigation)),
     ]
 
 
@@ -76,10 +74,8 @@ def build_record_consumers(
         incoming = _incoming(record, settings.kafka_access_team_partner, Source.ACCESS_TEAM)
         await service.submit_access_team_csv(conn, incoming)
 
-    # Partners' topics are quiet most of the time; a fetch returns as soon as records wait,
-    # so the long wait only spares the broker while they are idle.
     return [
-        RecordConsumerSpec(topics.PARTNER_IGJ, on_igj, background=True),
-        RecordConsumerSpec(topics.PARTNER_POLICE, on_police, background=True),
-        RecordConsumerSpec(topics.PARTNER_ACCESS_TEAM, on_access_team, background=True),
+        RecordConsumerSpec(topics.PARTNER_IGJ, each(on_igj)),
+        RecordConsumerSpec(topics.PARTNER_POLICE, each(on_police)),
+        RecordConsumerSpec(topics.PARTNER_ACCESS_TEAM, each(on_access_team)),
     ]

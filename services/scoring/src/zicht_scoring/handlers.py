@@ -1,8 +1,11 @@
-"""Kafka subscriptions of the scoring service: each translates one event into one call."""
+"""Kafka subscriptions of the scoring service: each translates one event into one call.
+
+A batch's events are handed over one after the other (:func:`zicht_runtime.consumer.each`).
+"""
 
 from __future__ import annotations
 
-from zicht_runtime.consumer import Received
+from zicht_runtime.consumer import Received, each
 from zicht_runtime.db import DbConnection
 from zicht_runtime.kit import ConsumerSpec
 from zicht_schemas import (
@@ -35,8 +38,8 @@ def build_consumers(service: ScoringService) -> list[ConsumerSpec]:
         await service.record_investigation(conn, received.event.data, received.event.id)
 
     return [
-        ConsumerSpec(topics.PROVIDER_REGISTERED, ProviderRegisteredV1, on_provider),
-        ConsumerSpec(topics.INDICATORS_REPORTED, IndicatorsReportedV1, on_indicators),
-        ConsumerSpec(topics.SIGNAL_ASSESSED, SignalAssessedV1, on_assessed),
-        ConsumerSpec(topics.INVESTIGATION_CHANGED, InvestigationChangedV1, on_investigation),
+        ConsumerSpec(topics.PROVIDER_REGISTERED, ProviderRegisteredV1, each(on_provider)),
+        ConsumerSpec(topics.INDICATORS_REPORTED, IndicatorsReportedV1, each(on_indicators)),
+        ConsumerSpec(topics.SIGNAL_ASSESSED, SignalAssessedV1, each(on_assessed)),
+        ConsumerSpec(topics.INVESTIGATION_CHANGED, InvestigationChangedV1, each(on_investigation)),
     ]

@@ -1,8 +1,11 @@
-"""Kafka subscriptions of the triage service: each translates one event into one call."""
+"""Kafka subscriptions of the triage service: each translates one event into one call.
+
+A batch's events are handed over one after the other (:func:`zicht_runtime.consumer.each`).
+"""
 
 from __future__ import annotations
 
-from zicht_runtime.consumer import Received
+from zicht_runtime.consumer import Received, each
 from zicht_runtime.db import DbConnection
 from zicht_runtime.kit import ConsumerSpec
 from zicht_schemas import ProviderRegisteredV1, SignalReceivedV1, topics
@@ -21,6 +24,6 @@ def build_consumers(service: TriageService) -> list[ConsumerSpec]:
         await service.record_provider(conn, received.event.data)
 
     return [
-        ConsumerSpec(topics.PROVIDER_REGISTERED, ProviderRegisteredV1, on_provider),
-        ConsumerSpec(topics.SIGNAL_RECEIVED, SignalReceivedV1, on_signal),
+        ConsumerSpec(topics.PROVIDER_REGISTERED, ProviderRegisteredV1, each(on_provider)),
+        ConsumerSpec(topics.SIGNAL_RECEIVED, SignalReceivedV1, each(on_signal)),
     ]
