@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import asyncpg
 import pytest
 from aiokafka import ConsumerRecord
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from kit.helpers import SOURCE
 from zicht_runtime.consumer import BatchProcessor, PoisonMessageError, RawRecord, Subscription, each
 from zicht_runtime.db import DbConnection
-from zicht_runtime.telemetry import Telemetry
+from zicht_runtime.telemetry import Telemetry, setup_telemetry
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -56,3 +60,47 @@ async def test_a_redelivered_record_changes_nothing_and_a_faulty_one_is_dead_let
     assert "cannot read" in dead[0]["reason"]
     outbox = await pool.fetch("SELECT topic FROM outbox")
     assert [o["topic"] for o in outbox] == ["partner.test.v1.dlq"]
+
+
+async def test_a_batch_handler_gets_the_whole_batch_at_once_and_the_spans_carry_its_cost(
+    pool: asyncpg.Pool,
+) -> None:
+    spans = InMemorySpanExporter()
+    telemetry = setup_telemetry("kit-test", set_global=False)
+    telemetry.tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
+    calls: list[list[int]] = []
+
+    async def set_based(conn: DbConnection, records: Sequence[RawRecord]) -> None:
+        calls.append([r.offset for r in records])
+        if any(r.value == b"boom" for r in records):
+            raise PoisonMessageError("intake cannot read this record")
+        await conn.executemany(
+            "INSERT INTO effects (event_id, provider_id) VALUES ($1, $2)",
+            [(r.record_id, r.value.decode()) for r in records],
+        )
+
+    processor = BatchProcessor(
+        group="kit-batch",
+        subscriptions=[Subscription("partner.test.v1", set_based, None, "kit-batch")],
+        pool=pool, telemetry=telemetry, source=SOURCE, service="kit-test",
+    )  # fmt: skip
+
+    await processor.process([record(0, b"first"), record(1, b"second"), record(2, b"third")])
+    await processor.process([record(3, b"fourth"), record(4, b"boom"), record(5, b"fifth")])
+
+    # One call for a good batch; a batch with poison once whole, then record by record.
+    assert calls == [[0, 1, 2], [3, 4, 5], [3], [4], [5]]
+    rows = await pool.fetch("SELECT provider_id FROM effects ORDER BY event_id")
+    assert [r["provider_id"] for r in rows] == ["first", "second", "third", "fourth", "fifth"]
+    finished = spans.get_finished_spans()
+    assert len(finished) == 6, "one consumer span per record, also when a batch ran twice"
+    first_batch = [s.attributes or {} for s in finished[:3]]
+    assert {a["zicht.batch.size"] for a in first_batch} == {3}
+    # BEGIN, the inbox claim, one executemany, COMMIT and the pool's reset: not one per record.
+    assert {a["zicht.db.statements"] for a in first_batch} == {5}
+    assert all(float(str(a["zicht.db.duration_ms"])) > 0 for a in first_batch)
+    assert [bool((s.attributes or {}).get("zicht.dead_lettered")) for s in finished[3:]] == [
+        False,
+        True,
+        False,
+    ]
