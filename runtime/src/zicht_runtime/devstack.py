@@ -639,9 +639,7 @@ def _postmaster_status(pid_file: Path, pid: int) -> str | None:
 def _pg_isready(bindir: Path, host: str, port: int) -> bool:
     tool = bindir / "pg_isready"
     if not tool.is_file():
-        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=1):
-            return True
-        return False
+        return _accepts_tcp(host, port)
     result = subprocess.run(  # noqa: S603 - a resolved binary path, no shell
         [
             str(tool),
@@ -871,9 +869,12 @@ class LocalBroker(_StartedInWith):
 
 
 def _accepts_tcp(host: str, port: int) -> bool:
+    """Whether something listens on host:port (a TCP self-connect does not count)."""
     try:
-        with socket.create_connection((host, port), timeout=1):
-            return True
+        with socket.create_connection((host, port), timeout=1) as sock:
+            # With nobody listening, Linux may pick the target port as the probe's own
+            # ephemeral port and connect the socket to itself.
+            return bool(sock.getsockname() != sock.getpeername())
     except OSError:
         return False
 

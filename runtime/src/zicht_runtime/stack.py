@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import http.client
 import json
 import os
 import secrets
@@ -116,10 +117,13 @@ async def _ensure_database(server_url: str, name: str) -> None:
 
 
 def _is_ready(url: str) -> bool:
+    # A probe of a port nobody listens on yet can connect to itself (Linux picks the port as
+    # the probe's own ephemeral port: a TCP self-connect) and read its own request back as
+    # the answer; http.client then raises BadStatusLine, which is "not ready", not a crash.
     try:
         with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:  # noqa: S310 - our own loopback URL
             return bool(response.status == 200)  # noqa: PLR2004 - HTTP OK
-    except (urllib.error.URLError, OSError, TimeoutError):
+    except (urllib.error.URLError, http.client.HTTPException, OSError, TimeoutError):
         return False
 
 
