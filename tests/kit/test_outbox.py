@@ -120,3 +120,87 @@ async def test_the_relay_continues_the_trace_that_wrote_the_outbox_row(
     assert publish[0].attributes["messaging.destination.name"] == topic
     # The record's traceparent names the producer span, the parent of whoever consumes it.
     assert traceparent.split("-")[2] == format(publish[0].context.span_id, "016x")
+
+
+async def _relay_all(pool: asyncpg.Pool, kafka_bootstrap: str) -> None:
+    settings = ServiceSettings(service_name="kit-test", kafka_bootstrap_servers=kafka_bootstrap)
+    sender = AiokafkaSender(settings)
+    await sender.start()
+    try:
+        relay = OutboxRelay(pool, sender, schema=SCHEMA)
+        while await relay.relay_once():
+            pass
+    finally:
+        await sender.stop()
+
+
+async def _waits_for_a_lock(pool: asyncpg.Pool, pid: int) -> bool:
+    async with pool.acquire() as conn:
+        waiting = await conn.fetchval(
+            "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1", pid
+        )
+    return bool(waiting)
+
+
+async def test_two_writers_for_one_key_reach_kafka_in_commit_order_and_a_republish_keeps_it(
+    pool: asyncpg.Pool, kafka_bootstrap: str, unique_topic: Callable[[str], str]
+) -> None:
+    """The first writer takes the lower id; the second must not commit and publish before it.
+
+    Without the key's lock the second writer's row (id 11) committed and was published while
+    the first's (id 10) was still open, and a republish in id order sent them the other way.
+    """
+    topic = unique_topic("outbox-order")
+    await create_topics(kafka_bootstrap, [topic], partitions=1)
+    first, second = (
+        _to(topic, event_message(provider_event(n, provider="prv-test-same"))) for n in (1, 2)
+    )
+    other_key = _to(topic, event_message(provider_event(3)))
+    first_conn = await pool.acquire()
+    second_conn = await pool.acquire()
+    try:
+        first_tx = first_conn.transaction()
+        await first_tx.start()
+        await write_outbox(first_conn, [first])
+
+        async def second_writer() -> None:
+            async with second_conn.transaction():
+                await write_outbox(second_conn, [second])
+
+        writing = asyncio.create_task(second_writer())
+        pid = second_conn.get_server_pid()
+        for _ in range(100):  # up to 5 s for the second writer to block or finish
+            if writing.done() or await _waits_for_a_lock(pool, pid):
+                break
+            await asyncio.sleep(0.05)
+        if writing.done():
+            # No lock held it back: it committed, and the relay publishes it first.
+            await _relay_all(pool, kafka_bootstrap)
+        else:
+            # Another key is not held back by the open writer.
+            async with pool.acquire() as conn, conn.transaction():
+                await write_outbox(conn, [other_key])
+        await first_tx.commit()
+        await asyncio.wait_for(writing, timeout=10)
+    finally:
+        await pool.release(first_conn)
+        await pool.release(second_conn)
+    await _relay_all(pool, kafka_bootstrap)
+
+    async with pool.acquire() as conn:
+        by_id = [
+            row["event_id"]
+            for row in await conn.fetch("SELECT event_id FROM outbox ORDER BY id")
+            if row["event_id"] != other_key.event_id
+        ]
+        # A broker started afresh: the whole outbox is published again, in id order.
+        await conn.execute("UPDATE outbox SET sent_at = NULL")
+    await _relay_all(pool, kafka_bootstrap)
+
+    records = await read_topic(kafka_bootstrap, topic, expected=6)
+    same_key = [dict(r.headers)["ce_id"].decode() for r in records if r.key == first.key]
+    assert by_id == [first.event_id, second.event_id], "the first writer holds the lower id"
+    assert same_key == [first.event_id, second.event_id] * 2, (
+        "the key's events reach Kafka in commit order, and in the same order when republished"
+    )
+    assert sum(r.key == other_key.key for r in records) == 2

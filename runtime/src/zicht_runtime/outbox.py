@@ -77,6 +77,9 @@ async def write_outbox(conn: DbConnection, messages: Iterable[OutboxMessage]) ->
         )
     if not rows:
         return 0
+    keys = sorted({r[2] for r in rows if r[2] is not None})
+    if keys:
+        await _lock_keys(conn, keys)
     inserted = await conn.fetch(
         """
         INSERT INTO outbox (event_id, topic, key, value, headers)
@@ -93,6 +96,30 @@ async def write_outbox(conn: DbConnection, messages: Iterable[OutboxMessage]) ->
         [r[4] for r in rows],
     )
     return len(inserted)
+
+
+async def _lock_keys(conn: DbConnection, keys: Sequence[bytes]) -> None:
+    """Hold each key's outbox lock until the caller's transaction ends.
+
+    Without it, ids are not commit order: two transactions writing for one key take ids 10
+    and 11, the second commits first, and the relay publishes 11 before 10 is visible; a
+    republish (a relay that crashed before marking, a broker started afresh) sends them in id
+    order, so the key's events would reach Kafka in two different orders. Under the lock a
+    second writer for the key takes its id only after the first has committed or rolled back,
+    so per key the id order, the commit order and the order on Kafka are one. The locks are
+    taken in one statement in hash order, so two batch writers cannot deadlock on them; the
+    lock space is the schema's, so services sharing a database do not wait for each other.
+    """
+    await conn.execute(
+        """
+        SELECT pg_advisory_xact_lock(hashtext(current_schema()), h)
+        FROM (
+            SELECT DISTINCT hashtext(encode(k, 'hex')) AS h FROM unnest($1::bytea[]) AS u(k)
+            ORDER BY h
+        ) AS ordered
+        """,
+        list(keys),
+    )
 
 
 def event_message(event: CloudEvent[Any]) -> OutboxMessage:
