@@ -30,9 +30,9 @@ def partner_topic(submission: Submission) -> str:
     return _PARTNER_TOPICS[submission.kind]
 
 
-def group_of(service: str, topic: str) -> str:
-    """The consumer group of a service's subscription (the kit's naming: one per topic)."""
-    return f"zicht-{service}.{topic}"
+def group_of(service: str) -> str:
+    """The consumer group a service reads all its topics with (the kit's naming)."""
+    return f"zicht-{service}"
 
 
 class PartnerProducer:

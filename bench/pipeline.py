@@ -37,6 +37,7 @@ from bench.common import Result, cpu_seconds, load_result, postgres_cpu, say, sl
 from bench.infra import SERVICES
 from bench.kafka import Offsets, PartnerProducer, group_of
 from bench.profiling import profile
+from bench.receiver import TraceCounts
 from bench.seeding import SignalStream
 from bench.stack import Running, running_stack
 from zicht_schemas import topics
@@ -48,6 +49,8 @@ _SEND_CHUNK: Final = 250
 _IDLE_SETTLE_S: Final = 5.0
 _FILL_TIMEOUT_S: Final = 180.0
 _DRAIN_S: Final = 15.0
+_EXPORT_FLUSH_S: Final = 6.0
+"""Longer than the batch span processor's schedule delay (5 s by default)."""
 
 
 @dataclass
@@ -77,6 +80,12 @@ class PipelineRun:
     versions: tuple[str, str] = ("", "")
     settings: dict[str, Any] = field(default_factory=dict)
     drained_after_s: float | None = None
+    traces: TraceCounts = field(default_factory=TraceCounts)
+    """Spans and bytes the services exported from the start of the load until drained."""
+    trace_bytes: int = 0
+    """Bytes of the OTLP trace export requests over the same span."""
+    signals: int = 0
+    """Signals produced in that span."""
 
     def at_window(self) -> tuple[Sample, Sample]:
         """The samples closest to the window's start and end."""
@@ -90,7 +99,7 @@ async def _counts(offsets: Offsets, running: Running) -> dict[str, int]:
     """Every stage's progress, read from the broker (and the receiver)."""
 
     async def committed(service: str, topic: str) -> int:
-        return await offsets.committed(group_of(service, topic), topic)
+        return await offsets.committed(group_of(service), topic)
 
     return {
         "intake": await committed("intake", topics.PARTNER_IGJ)
@@ -249,6 +258,18 @@ def _bottleneck(last: Sample) -> str:
     return max(waiting, key=lambda name: waiting[name])
 
 
+async def _measure_idle(running: Running, run: PipelineRun) -> None:
+    """Each process's CPU share and each service's memory with nothing to do."""
+    await asyncio.sleep(_IDLE_SETTLE_S)
+    idle_from = _process_cpu(running)
+    await asyncio.sleep(_IDLE_SETTLE_S)
+    idle_to = _process_cpu(running)
+    run.idle_cpu = {
+        name: round((idle_to[name] - idle_from[name]) / _IDLE_SETTLE_S, 3) for name in idle_to
+    }
+    run.idle_rss = {n: s.rss_mib() for n, s in running.services.running.items()}
+
+
 async def run_pipeline(
     *,
     providers: int,
@@ -266,18 +287,13 @@ async def run_pipeline(
         run.seeded = running.seeded
         run.versions = running.versions()
         run.settings = {"env": dict(env or {}), "providers": providers}
-        await asyncio.sleep(_IDLE_SETTLE_S)
-        idle_from = _process_cpu(running)
-        await asyncio.sleep(_IDLE_SETTLE_S)
-        idle_to = _process_cpu(running)
-        run.idle_cpu = {
-            name: round((idle_to[name] - idle_from[name]) / _IDLE_SETTLE_S, 3) for name in idle_to
-        }
-        run.idle_rss = {n: s.rss_mib() for n, s in running.services.running.items()}
+        await _measure_idle(running, run)
         offsets = Offsets(running.infra.bootstrap)
         await offsets.start()
         try:
             load = Load(running, stream, offsets, max_in_flight)
+            traces_before = running.sink.traces()
+            bytes_before = running.sink.counts().get("/v1/traces bytes", 0)
             cpu_at: dict[str, dict[str, float]] = {}
             profiled: dict[str, Any] = {}
 
@@ -307,6 +323,10 @@ async def run_pipeline(
             run.samples = load.samples
             say("load: draining")
             run.drained_after_s = await load.drain(_DRAIN_S)
+            await asyncio.sleep(_EXPORT_FLUSH_S)  # the batch span processors' last export
+            run.traces = running.sink.traces().since(traces_before)
+            run.trace_bytes = running.sink.counts().get("/v1/traces bytes", 0) - bytes_before
+            run.signals = load.producer.sent
         finally:
             await offsets.stop()
         run.sizes = await message_sizes(running.database_url)
@@ -364,6 +384,7 @@ def throughput_result(run: PipelineRun, *, max_in_flight: int) -> Result:
         "s",
         note="" if run.drained_after_s is not None else f"not within {_DRAIN_S:.0f} s",
     )
+    _add_trace_figures(result, run)
     result.settings = {
         **run.settings,
         "window_s": round(seconds, 1),
@@ -391,6 +412,44 @@ def throughput_result(run: PipelineRun, *, max_in_flight: int) -> Result:
             f"profile in {run.profile.get('flamegraph')}"
         )
     return result
+
+
+def _add_trace_figures(result: Result, run: PipelineRun) -> None:
+    """Spans, SQL statements and trace bytes per signal: the figures that explain the rate."""
+    if not run.signals:
+        return
+    scope = (
+        f"over the {run.signals:,} signals of warm-up, window and profile, until drained"
+        if run.drained_after_s is not None
+        else f"over {run.signals:,} signals, not all drained: an underestimate"
+    )
+    result.add(
+        "trace bytes exported per signal",
+        run.trace_bytes / run.signals,
+        "bytes",
+        higher_is_better=False,
+        note=scope,
+    )
+    for name in SERVICES:
+        kinds: Mapping[str, int] = run.traces.spans_by_kind.get(name, {})
+        result.add(
+            f"{name}: spans per signal",
+            run.traces.spans.get(name, 0) / run.signals,
+            "spans",
+            target=4,
+            higher_is_better=False,
+            note=", ".join(f"{kind} {n / run.signals:.2f}" for kind, n in sorted(kinds.items())),
+        )
+    for name in SERVICES:
+        result.add(
+            f"{name}: SQL statements per signal",
+            run.traces.statements.get(name, 0.0) / run.signals,
+            "statements",
+            higher_is_better=False,
+            note="from the consumer spans: each event its share of its batch's statements",
+        )
+    if run.traces.undecodable:
+        result.notes.append(f"{run.traces.undecodable} trace exports could not be decoded")
 
 
 def footprint_result(run: PipelineRun) -> Result:

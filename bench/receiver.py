@@ -8,7 +8,9 @@ the signal that caused it. It speaks HTTP/1.1 with keep-alive, so notify's conne
 used as it would be against a real receiver.
 
 The OTLP sink accepts OTLP/HTTP exports (traces and metrics) and throws them away: with it the
-services export their telemetry as in a deployment, and the export's cost is measured too.
+services export their telemetry as in a deployment, and the export's cost is measured too. It
+decodes each trace export to count spans per service and kind, and the SQL statements the
+consumer spans account for (``zicht.db.statements`` shared over ``zicht.batch.size``).
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Final, Self
 
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
 from zicht_demo.receiver import VERIFICATION_TYPE, new_secret, verify
 
-__all__ = ["Arrival", "OtlpSink", "TimedReceiver"]
+__all__ = ["Arrival", "OtlpSink", "TimedReceiver", "TraceCounts"]
 
 _HOST: Final = "127.0.0.1"
 _MAX_BODY: Final = 1024 * 1024
@@ -186,7 +190,81 @@ class TimedReceiver(_Server):
             return self._state.counts[what]
 
 
-def _sink_handler(counts: Counter[str], lock: threading.Lock) -> type[BaseHTTPRequestHandler]:
+@dataclass
+class TraceCounts:
+    """What the services exported over OTLP, per service (``service.name``)."""
+
+    bytes: Counter[str] = field(default_factory=Counter)
+    """Bytes of the export requests each service sent."""
+    spans: Counter[str] = field(default_factory=Counter)
+    spans_by_kind: dict[str, Counter[str]] = field(default_factory=dict)
+    statements: dict[str, float] = field(default_factory=dict)
+    """SQL statements the consumer spans account for, each event its share of its batch's."""
+    undecodable: int = 0
+    """Trace exports that were not OTLP protobuf (counted in bytes only)."""
+
+    def copy(self) -> TraceCounts:
+        """A snapshot."""
+        return TraceCounts(
+            Counter(self.bytes),
+            Counter(self.spans),
+            {name: Counter(kinds) for name, kinds in self.spans_by_kind.items()},
+            dict(self.statements),
+            self.undecodable,
+        )
+
+    def since(self, earlier: TraceCounts) -> TraceCounts:
+        """What was exported after ``earlier``."""
+        return TraceCounts(
+            self.bytes - earlier.bytes,
+            self.spans - earlier.spans,
+            {
+                name: kinds - earlier.spans_by_kind.get(name, Counter())
+                for name, kinds in self.spans_by_kind.items()
+            },
+            {k: v - earlier.statements.get(k, 0.0) for k, v in self.statements.items()},
+            self.undecodable - earlier.undecodable,
+        )
+
+
+_KINDS: Final = {
+    0: "unspecified",
+    1: "internal",
+    2: "server",
+    3: "client",
+    4: "producer",
+    5: "consumer",
+}
+
+
+def _count_traces(body: bytes, counts: TraceCounts) -> None:
+    """Count an OTLP/HTTP protobuf trace export's spans by service and kind."""
+    request = ExportTraceServiceRequest.FromString(body)
+    for resource_spans in request.resource_spans:
+        service = next(
+            (
+                a.value.string_value
+                for a in resource_spans.resource.attributes
+                if a.key == "service.name"
+            ),
+            "?",
+        )
+        counts.bytes[service] += resource_spans.ByteSize()
+        kinds = counts.spans_by_kind.setdefault(service, Counter())
+        for scope_spans in resource_spans.scope_spans:
+            for span in scope_spans.spans:
+                counts.spans[service] += 1
+                kinds[_KINDS.get(span.kind, str(span.kind))] += 1
+                values = {a.key: a.value.int_value for a in span.attributes}
+                if "zicht.db.statements" in values:
+                    size = values.get("zicht.batch.size") or 1
+                    share = values["zicht.db.statements"] / size
+                    counts.statements[service] = counts.statements.get(service, 0.0) + share
+
+
+def _sink_handler(
+    counts: Counter[str], traces: TraceCounts, lock: threading.Lock
+) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -194,12 +272,17 @@ def _sink_handler(counts: Counter[str], lock: threading.Lock) -> type[BaseHTTPRe
             """Quiet."""
 
         def do_POST(self) -> None:
-            """Take an export, count its bytes, answer an empty success."""
+            """Take an export, count its bytes (and a trace export's spans), answer success."""
             length = int(self.headers.get("content-length", "0") or 0)
-            self.rfile.read(length)
+            body = self.rfile.read(length)
             with lock:
                 counts[self.path] += 1
                 counts[f"{self.path} bytes"] += length
+                if self.path == "/v1/traces":
+                    try:
+                        _count_traces(body, traces)
+                    except Exception:  # noqa: BLE001 - a sink counts what it cannot read
+                        traces.undecodable += 1
             self.send_response(HTTPStatus.OK)
             self.send_header("Content-Type", "application/x-protobuf")
             self.send_header("Content-Length", "0")
@@ -209,14 +292,20 @@ def _sink_handler(counts: Counter[str], lock: threading.Lock) -> type[BaseHTTPRe
 
 
 class OtlpSink(_Server):
-    """An OTLP/HTTP endpoint that accepts and discards what the services export."""
+    """An OTLP/HTTP endpoint that counts what the services export, then discards it."""
 
     def __init__(self) -> None:
         self._counts: Counter[str] = Counter()
+        self._traces = TraceCounts()
         self._lock = threading.Lock()
-        super().__init__(_sink_handler(self._counts, self._lock))
+        super().__init__(_sink_handler(self._counts, self._traces, self._lock))
 
     def counts(self) -> dict[str, int]:
         """Exports and bytes per path (``/v1/traces``, ``/v1/metrics``)."""
         with self._lock:
             return dict(self._counts)
+
+    def traces(self) -> TraceCounts:
+        """A snapshot of the spans exported so far, per service."""
+        with self._lock:
+            return self._traces.copy()

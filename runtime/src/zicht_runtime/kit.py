@@ -29,6 +29,7 @@ from zicht_runtime.guard import BodyLimit, RequestGuard
 from zicht_runtime.health import ReadinessCheck, health_router, metrics_router
 from zicht_runtime.kafka import (
     AiokafkaSender,
+    FetchPace,
     adopt_committed_offsets,
     broker_cluster_id,
     create_broker,
@@ -98,10 +99,13 @@ class ServiceKit:
     pool: asyncpg.Pool = field(init=False)
     relay: OutboxRelay = field(init=False)
     processors: list[BatchProcessor] = field(init=False, default_factory=list)
+    paces: list[FetchPace] = field(init=False, default_factory=list)
+    """Each subscriber's fetch wait: short while records flow, long when idle."""
     _sender: AiokafkaSender = field(init=False)
     _stop: asyncio.Event = field(init=False, default_factory=asyncio.Event)
     _relay_task: asyncio.Task[None] | None = field(init=False, default=None)
     _background_tasks: list[asyncio.Task[None]] = field(init=False, default_factory=list)
+    _pace_tasks: list[asyncio.Task[None]] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
         self.telemetry = setup_telemetry(
@@ -194,7 +198,7 @@ class ServiceKit:
                 backoff_max_s=settings.retry_backoff_max_s,
                 log_id=cluster,
             )
-            subscribe_batch(self.broker, processor, settings)
+            self.paces.append(subscribe_batch(self.broker, processor, settings))
             self.processors.append(processor)
         self._sender = AiokafkaSender(settings)
         await self._sender.start()
@@ -229,6 +233,9 @@ class ServiceKit:
             )
             for n, loop in enumerate(loops)
         ]
+        self._pace_tasks = [
+            asyncio.create_task(pace.run(self._stop), name="fetch-pace") for pace in self.paces
+        ]
 
     async def stop(self) -> None:
         """Stop consuming, let the relay finish its round, close everything.
@@ -239,7 +246,7 @@ class ServiceKit:
         self._stop.set()
         if self._relay_task is not None:
             await _step("stop outbox relay", asyncio.wait_for(self._relay_task, timeout=10))
-        for task in self._background_tasks:
+        for task in [*self._background_tasks, *self._pace_tasks]:
             await _step(f"stop {task.get_name()}", asyncio.wait_for(task, timeout=10))
         if hasattr(self, "_sender"):
             await _step("stop outbox producer", self._sender.stop())

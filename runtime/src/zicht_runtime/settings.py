@@ -57,6 +57,21 @@ class ServiceSettings(BaseSettings):
         "data arrives (the local broker); the consumer asks the broker again after this long "
         "when idle, once for all the service's topics (one consumer group per service).",
     )
+    kafka_idle_fetch_max_wait_ms: int = Field(
+        default=250,
+        ge=0,
+        description="The fetch wait once the service has had no record for "
+        "ZICHT_KAFKA_IDLE_AFTER_MS: an idle service then asks the broker four times a second "
+        "instead of a hundred; its first record back waits up to this long on each hop, and "
+        "makes it brisk again. At or below the fetch wait: never idle.",
+    )
+    kafka_idle_after_ms: int = Field(
+        default=2_000,
+        ge=0,
+        description="How long without a record before the consumer takes the idle fetch wait "
+        "(0: never). Longer than the gap between records of a steady trickle, so a few "
+        "signals a second keep every hop brisk.",
+    )
     kafka_linger_ms: int = Field(
         default=0, ge=0, description="Producer linger: batching delay before a send."
     )
