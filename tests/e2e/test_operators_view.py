@@ -428,7 +428,7 @@ async def _run_two_signals(  # noqa: PLR0917  # the parts of the running chain
         return "deliver webhook" in names and services >= set(SERVICES)
 
     async def incident_assessed() -> bool:
-        return any(s.name == "assess signal" for _, s in collected.in_trace(INCIDENT_TRACE))
+        return any(_operation(s) == "assess signal" for _, s in collected.in_trace(INCIDENT_TRACE))
 
     async def delivery_counted() -> bool:
         metric = "zicht_alerts_delivered_total"
@@ -449,14 +449,24 @@ async def _run_two_signals(  # noqa: PLR0917  # the parts of the running chain
     return Seen(before, after, pseudonym, in_event)
 
 
+def _operation(span: Span) -> str:
+    """The business step a span records (``zicht.operation``), or ''."""
+    return next((a.value.string_value for a in span.attributes if a.key == "zicht.operation"), "")
+
+
 def _assert_one_linked_trace(collected: Collector) -> None:
     """The calamity's trace spans all four services, each Kafka hop parent to child."""
     trace = collected.in_trace(CALAMITY_TRACE)
     by_id = {span.span_id: (service, span) for service, span in trace}
     assert {service for service, _ in trace} >= set(SERVICES)
-    names = {span.name for _, span in trace}
+    names = {span.name for _, span in trace} | {_operation(span) for _, span in trace}
     for business in ("normalise signal", "assess signal", "route alert", "deliver webhook"):
         assert business in names, sorted(names)
+    # A step done for an event off a topic is recorded on that event's consumer span.
+    assert {_operation(s) for _, s in trace if s.kind == Span.SPAN_KIND_CONSUMER} >= {
+        "assess signal",
+        "route alert",
+    }
     orphans = [
         span.name
         for _, span in trace

@@ -19,7 +19,6 @@ import asyncpg
 from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.sdk.trace.export import SpanExporter
 from pydantic import BaseModel
 
@@ -142,7 +141,6 @@ class ServiceKit:
     async def start(self) -> None:
         """Open the pool, migrate, create topics, subscribe, and start the relay."""
         settings = self.settings
-        HTTPXClientInstrumentor().instrument(tracer_provider=self.telemetry.tracer_provider)
         self.pool = await create_pool(
             settings.database_url,
             settings.db_schema,
@@ -252,7 +250,6 @@ class ServiceKit:
             await _step("stop outbox producer", self._sender.stop())
         if hasattr(self, "pool"):
             await _step("close database pool", self.pool.close())
-        HTTPXClientInstrumentor().uninstrument()
         self.telemetry.shutdown()
 
     def readiness_checks(self) -> dict[str, ReadinessCheck]:

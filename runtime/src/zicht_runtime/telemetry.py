@@ -29,6 +29,7 @@ __all__ = [
     "STAGES",
     "Telemetry",
     "after_commit",
+    "business_span",
     "commit_scope",
     "context_headers",
     "extract_context",
@@ -42,6 +43,8 @@ __all__ = [
 # None of them may carry personal data: ids of providers, signals and events only.
 ATTRIBUTES: Mapping[str, str] = {
     "zicht.service": "the Zicht service that made the span",
+    "zicht.operation": "the business step (normalise signal, assess signal, score provider, "
+    "route alert) the span records: on the event's consumer span when it ran in one",
     "zicht.event_id": "CloudEvent id of the event handled",
     "zicht.event_type": "CloudEvent type of the event handled",
     "zicht.provider_id": "Zicht's id of the provider concerned",
@@ -210,6 +213,29 @@ def context_headers(context: Context | None = None) -> list[tuple[str, bytes]]:
 # --- counting what committed ------------------------------------------------------------------
 
 _PENDING: ContextVar[list[Callable[[], None]] | None] = ContextVar("zicht_pending", default=None)
+
+
+@contextmanager
+def business_span(
+    tracer: trace.Tracer, name: str, attributes: Mapping[str, AttributeValue]
+) -> Iterator[trace.Span]:
+    """The span a business step records on: its event's consumer span, else one of its own.
+
+    Handling an event off a topic *is* the step (assessing the signal, scoring the provider),
+    so a span for the step beside the kit's consumer span would double every event's spans
+    for no information: the step's name (``zicht.operation``) and attributes go on the
+    consumer span instead. Outside one (an HTTP request, a replay, a test) the step gets its
+    own span, named after it, as a child of whatever is current.
+    """
+    current = trace.get_current_span()
+    if getattr(current, "kind", None) is trace.SpanKind.CONSUMER and current.is_recording():
+        current.set_attribute("zicht.operation", name)
+        current.set_attributes(attributes)
+        yield current
+        return
+    with tracer.start_as_current_span(name, attributes=attributes) as span:
+        span.set_attribute("zicht.operation", name)
+        yield span
 
 
 def after_commit(action: Callable[[], None]) -> None:

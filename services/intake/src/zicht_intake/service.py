@@ -47,6 +47,7 @@ from zicht_intake.metrics import IntakeMetrics, default_metrics
 from zicht_intake.ports import Clock
 from zicht_runtime.db import DbConnection
 from zicht_runtime.outbox import write_events
+from zicht_runtime.telemetry import business_span
 from zicht_schemas import (
     CloudEvent,
     InvestigationChangedV1,
@@ -244,9 +245,10 @@ class IntakeService:
     ) -> SubmissionOutcome:
         now = self.clock.now()
         reference = reference_of(fmt, incoming.body) or incoming.kafka_key
-        with tracer.start_as_current_span(
+        with business_span(
+            tracer,
             "normalise signal",
-            attributes={"zicht.source": incoming.source.value, "zicht.channel": incoming.channel},
+            {"zicht.source": incoming.source.value, "zicht.channel": incoming.channel},
         ) as span:
             earlier = await self._earlier(conn, incoming, SubmissionKind.SIGNAL, reference, now)
             if earlier is not None:
@@ -280,9 +282,10 @@ class IntakeService:
     ) -> SubmissionOutcome:
         now = self.clock.now()
         reference = incoming.idempotency_key and None  # files have no reference; rows do
-        with tracer.start_as_current_span(
+        with business_span(
+            tracer,
             "normalise signal",
-            attributes={"zicht.source": incoming.source.value, "zicht.channel": incoming.channel},
+            {"zicht.source": incoming.source.value, "zicht.channel": incoming.channel},
         ) as span:
             earlier = await self._earlier(
                 conn, incoming, SubmissionKind.ACCESS_TEAM_CSV, reference, now

@@ -16,11 +16,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 from uuid import UUID
 
 import asyncpg
 import httpx
-from opentelemetry import trace
+from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind
 
 from zicht_notify.domain import (
@@ -54,7 +55,7 @@ from zicht_notify.metrics import NotifyMetrics, default_metrics
 from zicht_notify.ports import Clock
 from zicht_runtime.db import DbConnection
 from zicht_runtime.outbox import write_events
-from zicht_runtime.telemetry import commit_scope, context_headers, extract_context
+from zicht_runtime.telemetry import business_span, commit_scope, context_headers, extract_context
 from zicht_schemas import (
     AlertDeliveredV1,
     AlertFailedV1,
@@ -211,9 +212,10 @@ class NotifyService:
         provider_id = event.provider_id
         with (
             self.metrics.routing(),
-            tracer.start_as_current_span(
+            business_span(
+                tracer,
                 "route alert",
-                attributes={"zicht.provider_id": provider_id, "zicht.event_type": received.type},
+                {"zicht.provider_id": provider_id, "zicht.event_type": received.type},
             ) as span,
         ):
             relations = await self.relations(conn, provider_id)
@@ -507,6 +509,13 @@ class NotifyService:
                 secrets = secrets[:1]
             headers = sign(secrets, row["webhook_id"], int(now.timestamp()), bytes(row["body"]))
             headers["content-type"] = "application/cloudevents+json"
+            # The delivery span is the request's client span (HTTP semantic conventions; no
+            # httpx span beside it) and its parent for a receiver that continues the trace.
+            target = urlsplit(row["url"])
+            span.set_attributes(
+                {"http.request.method": "POST", "server.address": target.hostname or ""}
+            )
+            propagate.inject(headers)
             status: int | None = None
             retry_after = None
             timed_out = connection_error = False
@@ -744,6 +753,7 @@ class NotifyService:
             ):
                 headers = sign(signing, webhook_id, stamp, body)
                 headers["content-type"] = "application/cloudevents+json"
+                propagate.inject(headers)
                 heard = await self._test_post(client, url, body, headers)
                 result = judge(step, heard, self.verification_timeout_s)
                 results.append(result)

@@ -19,7 +19,7 @@ from opentelemetry import trace
 
 from zicht_runtime.db import DbConnection
 from zicht_runtime.outbox import write_events
-from zicht_runtime.telemetry import commit_scope
+from zicht_runtime.telemetry import business_span, commit_scope
 from zicht_schemas import (
     Category,
     IndicatorCode,
@@ -251,9 +251,10 @@ class ScoringService:
         at = at or self.clock.now()
         with (
             self.metrics.scoring(),
-            tracer.start_as_current_span(
+            business_span(
+                tracer,
                 "score provider",
-                attributes={"zicht.provider_id": provider_id, "zicht.model_version": model.version},
+                {"zicht.provider_id": provider_id, "zicht.model_version": model.version},
             ) as span,
         ):
             current = await conn.fetchrow(

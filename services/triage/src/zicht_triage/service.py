@@ -20,6 +20,7 @@ from opentelemetry import trace
 from zicht_runtime.consumer import PoisonMessageError
 from zicht_runtime.db import DbConnection
 from zicht_runtime.outbox import write_events
+from zicht_runtime.telemetry import business_span
 from zicht_schemas import (
     CloudEvent,
     InvestigationChange,
@@ -136,9 +137,10 @@ class TriageService:
         signal = received.data
         with (
             self.metrics.assessing(),
-            tracer.start_as_current_span(
+            business_span(
+                tracer,
                 "assess signal",
-                attributes={
+                {
                     "zicht.provider_id": signal.provider.provider_id,
                     "zicht.signal_id": str(signal.signal_id),
                     "zicht.framework_version": self.framework.version,
