@@ -86,6 +86,8 @@ class PipelineRun:
     """Bytes of the OTLP trace export requests over the same span."""
     signals: int = 0
     """Signals produced in that span."""
+    handled: dict[str, int] = field(default_factory=dict)
+    """What each service had committed by then (its signals; notify: their assessments)."""
 
     def at_window(self) -> tuple[Sample, Sample]:
         """The samples closest to the window's start and end."""
@@ -327,6 +329,8 @@ async def run_pipeline(
             run.traces = running.sink.traces().since(traces_before)
             run.trace_bytes = running.sink.counts().get("/v1/traces bytes", 0) - bytes_before
             run.signals = load.producer.sent
+            raw = await _counts(offsets, running)
+            run.handled = {k: v - load.base.get(k, 0) for k, v in raw.items()}
         finally:
             await offsets.stop()
         run.sizes = await message_sizes(running.database_url)
@@ -415,35 +419,42 @@ def throughput_result(run: PipelineRun, *, max_in_flight: int) -> Result:
 
 
 def _add_trace_figures(result: Result, run: PipelineRun) -> None:
-    """Spans, SQL statements and trace bytes per signal: the figures that explain the rate."""
+    """Spans, SQL statements and trace bytes per signal: the figures that explain the rate.
+
+    Per service, "per signal" is per signal that service had handled when the counts were
+    taken (after the drain and the exporters' last flush), so a backlog does not thin them.
+    """
     if not run.signals:
         return
-    scope = (
-        f"over the {run.signals:,} signals of warm-up, window and profile, until drained"
-        if run.drained_after_s is not None
-        else f"over {run.signals:,} signals, not all drained: an underestimate"
-    )
+    through = min(run.handled.get("scoring", 0), run.handled.get("notify", 0))
     result.add(
         "trace bytes exported per signal",
-        run.trace_bytes / run.signals,
+        run.trace_bytes / through if through else None,
         "bytes",
         higher_is_better=False,
-        note=scope,
+        note=f"all four services, over {through:,} signals through the chain "
+        f"({run.signals:,} sent)",
     )
+    alerts = run.handled.get("alerts_delivered", 0)
     for name in SERVICES:
+        handled = run.handled.get(name, 0)
         kinds: Mapping[str, int] = run.traces.spans_by_kind.get(name, {})
+        note = ", ".join(f"{kind} {n / handled:.2f}" for kind, n in sorted(kinds.items()))
+        if name == "notify" and handled:
+            note += f"; {alerts / handled:.2f} alerts per signal"
         result.add(
             f"{name}: spans per signal",
-            run.traces.spans.get(name, 0) / run.signals,
+            run.traces.spans.get(name, 0) / handled if handled else None,
             "spans",
             target=4,
             higher_is_better=False,
-            note=", ".join(f"{kind} {n / run.signals:.2f}" for kind, n in sorted(kinds.items())),
+            note=f"over {handled:,} signals: {note}",
         )
     for name in SERVICES:
+        handled = run.handled.get(name, 0)
         result.add(
             f"{name}: SQL statements per signal",
-            run.traces.statements.get(name, 0.0) / run.signals,
+            run.traces.statements.get(name, 0.0) / handled if handled else None,
             "statements",
             higher_is_better=False,
             note="from the consumer spans: each event its share of its batch's statements",

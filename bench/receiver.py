@@ -29,7 +29,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from zicht_demo.receiver import VERIFICATION_TYPE, new_secret, verify
 
-__all__ = ["Arrival", "OtlpSink", "TimedReceiver", "TraceCounts"]
+__all__ = ["Arrival", "KeptSpan", "OtlpSink", "TimedReceiver", "TraceCounts"]
 
 _HOST: Final = "127.0.0.1"
 _MAX_BODY: Final = 1024 * 1024
@@ -190,6 +190,20 @@ class TimedReceiver(_Server):
             return self._state.counts[what]
 
 
+@dataclass(frozen=True, slots=True)
+class KeptSpan:
+    """What a latency breakdown needs of one exported span."""
+
+    service: str
+    name: str
+    kind: str
+    trace_id: bytes
+    span_id: bytes
+    parent_span_id: bytes
+    start_ns: int
+    end_ns: int
+
+
 @dataclass
 class TraceCounts:
     """What the services exported over OTLP, per service (``service.name``)."""
@@ -202,6 +216,8 @@ class TraceCounts:
     """SQL statements the consumer spans account for, each event its share of its batch's."""
     undecodable: int = 0
     """Trace exports that were not OTLP protobuf (counted in bytes only)."""
+    kept: list[KeptSpan] | None = None
+    """Every span exported while keeping is on (``OtlpSink.keep_spans``), for a breakdown."""
 
     def copy(self) -> TraceCounts:
         """A snapshot."""
@@ -254,7 +270,21 @@ def _count_traces(body: bytes, counts: TraceCounts) -> None:
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
                 counts.spans[service] += 1
-                kinds[_KINDS.get(span.kind, str(span.kind))] += 1
+                kind = _KINDS.get(span.kind, str(span.kind))
+                kinds[kind] += 1
+                if counts.kept is not None:
+                    counts.kept.append(
+                        KeptSpan(
+                            service,
+                            span.name,
+                            kind,
+                            span.trace_id,
+                            span.span_id,
+                            span.parent_span_id,
+                            span.start_time_unix_nano,
+                            span.end_time_unix_nano,
+                        )
+                    )
                 values = {a.key: a.value.int_value for a in span.attributes}
                 if "zicht.db.statements" in values:
                     size = values.get("zicht.batch.size") or 1
@@ -309,3 +339,10 @@ class OtlpSink(_Server):
         """A snapshot of the spans exported so far, per service."""
         with self._lock:
             return self._traces.copy()
+
+    def keep_spans(self, *, keep: bool) -> list[KeptSpan]:
+        """Start keeping every exported span (True), or stop; return those kept so far."""
+        with self._lock:
+            kept = self._traces.kept or []
+            self._traces.kept = [] if keep else None
+            return kept
