@@ -39,7 +39,7 @@ test-fast: setup  ## unit and in-memory tests only
 	$(UV) pytest -m "not connected"
 
 run: setup        ## run Zicht on one machine: broker, Postgres, four services, demo region
-	$(UV) python -m zicht_runtime.stack run $(ARGS)
+	$(UV) python -m zicht_devtools.stack run $(ARGS)
 
 bench: setup      ## benchmarks (not tests); results in bench/results/
 	$(UV) python -m bench

@@ -29,9 +29,9 @@ from typing import Any, Final, Self
 import asyncpg
 
 from bench.common import cpu_seconds, rss_mib
+from zicht_devtools.devstack import LocalBroker, LocalPostgres, find_free_port
 from zicht_runtime.auth import KeyStore
 from zicht_runtime.db import create_pool
-from zicht_runtime.devstack import LocalBroker, LocalPostgres, find_free_port
 from zicht_schemas.regions import regions
 
 # Intake's pseudonym key for this benchmark process: random, never a built-in one.

@@ -34,7 +34,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from bench.common import Result, load_result, say, scratch_dir, slope
 from bench.infra import Infra
 from bench.kafka import Offsets
-from zicht_runtime.devstack import create_topics
+from zicht_devtools.devstack import create_topics
 from zicht_schemas import topics
 
 __all__ = ["DEFAULT_SIZES", "HOP_TOPICS", "run"]

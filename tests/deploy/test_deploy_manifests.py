@@ -1,7 +1,8 @@
-"""The deployable stack, checked offline: compose file, kustomize render and Dockerfiles."""
+"""The deployable stack, checked offline: compose file, kustomize render and the Dockerfile."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -101,10 +102,80 @@ def _mebibytes(quantity: str) -> float:
     return int(match.group(1)) * units[match.group(2)]
 
 
-def _final_stage(dockerfile: Path) -> list[str]:
-    lines = [line.strip() for line in dockerfile.read_text(encoding="utf-8").splitlines()]
-    starts = [i for i, line in enumerate(lines) if line.upper().startswith("FROM ")]
-    return lines[starts[-1] :]
+DOCKERFILE = REPO / "Dockerfile"
+# Instructions whose arguments the builder substitutes; RUN sees build args as environment
+# variables of its shell, which comes to the same here. CMD and HEALTHCHECK are left to the
+# container's shell at run time.
+_SUBSTITUTED = {"ARG", "COPY", "ENV", "EXPOSE", "FROM", "LABEL", "RUN", "USER", "WORKDIR"}
+_VARIABLE = re.compile(r"\$\{(\w+)\}|\$(\w+)")
+
+
+def _instructions(dockerfile: Path) -> list[tuple[str, str]]:
+    """(keyword, arguments) of each instruction, comments dropped, continued lines joined."""
+    joined = re.sub(r"\\\n\s*", " ", dockerfile.read_text(encoding="utf-8"))
+    lines = [line.strip() for line in joined.splitlines()]
+    return [
+        (keyword.upper(), rest.strip())
+        for keyword, _, rest in (line.partition(" ") for line in lines)
+        if keyword and not keyword.startswith("#")
+    ]
+
+
+def _env_pairs(arguments: str) -> dict[str, str]:
+    pairs = (pair.partition("=") for pair in arguments.split())
+    return {key: value.strip('"') for key, _, value in pairs}
+
+
+def _substitute(text: str, scope: Mapping[str, str]) -> str:
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1) or match.group(2)
+        assert name in scope, f"{name} is used where no ARG or ENV declares it"
+        return scope[name]
+
+    return _VARIABLE.sub(value, text)
+
+
+def _stages(dockerfile: Path, build_args: Mapping[str, str]) -> list[list[tuple[str, str]]]:
+    """The stages as the builder runs them with ``build_args``: variables replaced.
+
+    An argument is in scope only in the stage that declares it (an ``ARG`` before the first
+    ``FROM`` serves ``FROM`` lines alone), and only once declared: a variable used anywhere
+    else fails the test, as it would build an image with the value left empty.
+    """
+    stages: list[list[tuple[str, str]]] = []
+    scope: dict[str, str] = {}
+    for keyword, written in _instructions(dockerfile):
+        if keyword == "FROM":
+            stages.append([])
+            scope = {"PATH": "/usr/local/bin:/usr/bin:/bin"}  # the base image's own
+        arguments = _substitute(written, scope) if keyword in _SUBSTITUTED else written
+        if keyword == "ARG":
+            name, _, default = arguments.partition("=")
+            scope[name] = build_args.get(name, default)
+        if keyword == "ENV":
+            scope.update(_env_pairs(arguments))
+        if stages:
+            stages[-1].append((keyword, arguments))
+    return stages
+
+
+def _image(name: str) -> list[tuple[str, str]]:
+    """The final stage of the image compose builds for ``name``."""
+    build = _compose_services()[name]["build"]
+    return _stages(COMPOSE_FILE.parent / build["context"] / build["dockerfile"], build["args"])[-1]
+
+
+def _image_env(stage: list[tuple[str, str]]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for keyword, arguments in stage:
+        if keyword == "ENV":
+            env.update(_env_pairs(arguments))
+    return env
+
+
+def _at_run_time(command: str, env: Mapping[str, str]) -> str:
+    """``command`` as the container's shell expands it with the image's environment."""
+    return _substitute(command, env)
 
 
 # --- compose -------------------------------------------------------------------------------
@@ -119,20 +190,20 @@ def test_every_compose_service_has_a_healthcheck(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", SERVICES)
-def test_each_service_is_built_from_the_repository_root_with_its_own_dockerfile(
+def test_each_service_is_built_from_the_repository_root_dockerfile_told_its_name_and_port(
     name: str,
 ) -> None:
     build = _compose_services()[name]["build"]
     assert (COMPOSE_FILE.parent / build["context"]).resolve() == REPO
-    assert build["dockerfile"] == f"services/{name}/Dockerfile"
-    assert (REPO / build["dockerfile"]).is_file()
+    assert (COMPOSE_FILE.parent / build["context"] / build["dockerfile"]).resolve() == DOCKERFILE
+    assert build["args"] == {"SERVICE": name, "PORT": str(PORTS[name])}
 
 
-def test_every_build_dockerfile_in_compose_exists() -> None:
-    builds = [s["build"] for s in _compose_services().values() if "build" in s]
-    assert len(builds) == len(SERVICES)
-    for build in builds:
-        assert (COMPOSE_FILE.parent / build["context"] / build["dockerfile"]).is_file()
+def test_only_the_four_services_are_built_and_from_the_one_dockerfile() -> None:
+    builds = {n: s["build"] for n, s in _compose_services().items() if "build" in s}
+    assert set(builds) == set(SERVICES)
+    assert DOCKERFILE.is_file()
+    assert list(REPO.glob("services/*/Dockerfile")) == []
 
 
 def _mounts() -> Iterator[tuple[str, str]]:
@@ -231,18 +302,42 @@ def test_compose_health_and_ports_are_the_service_port(name: str) -> None:
 
 @pytest.mark.parametrize("name", SERVICES)
 def test_each_image_runs_as_a_user_that_is_not_root(name: str) -> None:
-    stage = _final_stage(REPO / "services" / name / "Dockerfile")
-    users = [line.split(None, 1)[1].strip() for line in stage if line.upper().startswith("USER ")]
+    users = [arguments for keyword, arguments in _image(name) if keyword == "USER"]
     assert users, f"the {name} image has no USER line: it would run as root"
     assert users[-1].split(":")[0] not in {"root", "0"}
 
 
 @pytest.mark.parametrize("name", SERVICES)
-def test_each_image_exposes_the_port_the_manifests_use(name: str) -> None:
-    stage = _final_stage(REPO / "services" / name / "Dockerfile")
-    assert f"EXPOSE {PORTS[name]}" in stage
+def test_each_image_exposes_and_listens_on_the_port_the_manifests_use(name: str) -> None:
+    stage = _image(name)
+    assert ("EXPOSE", str(PORTS[name])) in stage
+    assert _image_env(stage)["ZICHT_HTTP_PORT"] == str(PORTS[name])
+    assert _image_env(stage)["ZICHT_HTTP_HOST"] == "0.0.0.0"  # noqa: S104 - inside its container
     ports = _container(name)["ports"]
     assert [p["containerPort"] for p in ports] == [PORTS[name]]
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_each_image_installs_only_its_service_and_runs_it(name: str) -> None:
+    build = _compose_services()[name]["build"]
+    stages = _stages(COMPOSE_FILE.parent / build["context"] / build["dockerfile"], build["args"])
+    runs = [arguments for keyword, arguments in stages[0] if keyword == "RUN"]
+    assert f'uv sync --frozen --no-dev --package "zicht-{name}" --no-editable' in runs
+    final = stages[-1]
+    env = _image_env(final)
+    (command,) = [json.loads(arguments) for keyword, arguments in final if keyword == "CMD"]
+    assert command[:2] == ["/bin/sh", "-c"]
+    assert _at_run_time(command[2], env) == f'exec python -m "zicht_{name}"'
+    (check,) = [arguments for keyword, arguments in final if keyword == "HEALTHCHECK"]
+    assert f"http://127.0.0.1:{PORTS[name]}/healthz" in _at_run_time(check, env)
+
+
+def test_an_image_built_without_its_service_fails_at_the_argument_check() -> None:
+    (build, _final) = _stages(DOCKERFILE, {})
+    runs = [arguments for keyword, arguments in build if keyword == "RUN"]
+    check = next(run for run in runs if run.startswith("test -f"))
+    assert check.startswith('test -f "services//pyproject.toml" && test -n ""')
+    assert "exit 1" in check
 
 
 # --- Kubernetes (kustomize render of the local overlay) --------------------------------------

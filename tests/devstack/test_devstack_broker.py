@@ -23,7 +23,7 @@ from aiokafka.admin import (  # type: ignore[import-untyped,unused-ignore]  # ai
     AIOKafkaAdminClient,
 )
 
-from zicht_runtime.devstack import DevStackError, LocalBroker, create_topics
+from zicht_devtools.devstack import DevStackError, LocalBroker, create_topics
 
 PROVIDERS = [f"provider-{number}" for number in range(1, 7)]
 
@@ -196,7 +196,7 @@ def test_local_broker_stops_by_itself_when_its_python_process_dies(tmp_path: Pat
     script = (
         "import sys, time\n"
         "from pathlib import Path\n"
-        "from zicht_runtime.devstack import LocalBroker\n"
+        "from zicht_devtools.devstack import LocalBroker\n"
         "broker = LocalBroker(log_path=Path(sys.argv[1]))\n"
         "broker.start()\n"
         "print(broker.pid, flush=True)\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from zicht_runtime.devstack import PostgresDatabases
+from zicht_devtools.devstack import PostgresDatabases
 
 _setup_runs: list[str] = []
 

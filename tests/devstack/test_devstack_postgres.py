@@ -13,8 +13,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from zicht_runtime import devstack
-from zicht_runtime.devstack import DevStackError, LocalPostgres, find_postgres_bindir
+from zicht_devtools import devstack
+from zicht_devtools.devstack import DevStackError, LocalPostgres, find_postgres_bindir
 
 
 @pytest.fixture

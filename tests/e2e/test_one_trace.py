@@ -30,13 +30,13 @@ from starlette.routing import Route
 
 from kit.helpers import wait_for
 from support.clock import SteppingClock
+from zicht_devtools.devstack import PostgresDatabases, find_free_port
 from zicht_intake import app as intake_app
 from zicht_intake.config import IntakeSettings
 from zicht_notify import app as notify_app
 from zicht_notify.config import NotifySettings
 from zicht_notify.domain import VERIFICATION_EVENT_TYPE, generate_secret
 from zicht_runtime.auth import KeyStore
-from zicht_runtime.devstack import PostgresDatabases, find_free_port
 from zicht_runtime.kit import ServiceKit
 from zicht_scoring import app as scoring_app
 from zicht_scoring.config import ScoringSettings

@@ -1,7 +1,7 @@
 """The operator's view of the running chain: one trace per signal, no personal data, metrics.
 
 The four services run as separate processes (``python -m zicht_<service>``, as in
-``zicht_runtime.stack``), each with its own database on the test Postgres and its own
+``zicht_devtools.stack``), each with its own database on the test Postgres and its own
 consumer groups on the test broker, exporting over OTLP/HTTP to a small collector in this
 test (written with the OpenTelemetry protobuf package). IGJ reports a calamity and the police
 an incident with a suspect's BSN, each with a partner's ``traceparent``; once the calamity's
@@ -55,11 +55,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from kit.helpers import wait_for
+from zicht_devtools.devstack import PostgresDatabases, find_free_port
 from zicht_intake.domain import Pseudonymiser
 from zicht_notify.domain import VERIFICATION_EVENT_TYPE, generate_secret
 from zicht_runtime.auth import KeyStore
 from zicht_runtime.db import create_pool
-from zicht_runtime.devstack import PostgresDatabases, find_free_port
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

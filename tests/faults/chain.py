@@ -53,15 +53,15 @@ from faults.synthetic import SUBSCRIBERS, PartnerSubmission, SignalMix
 from kit.helpers import wait_for
 from support.webhooks import Receiver, serve_receiver
 from zicht_demo.region import Provider
-from zicht_notify.domain import Recipient, generate_secret
-from zicht_runtime.auth import KeyStore
-from zicht_runtime.db import create_pool
-from zicht_runtime.devstack import (
+from zicht_devtools.devstack import (
     LocalBroker,
     LocalPostgres,
     find_free_port,
     parent_death_preexec,
 )
+from zicht_notify.domain import Recipient, generate_secret
+from zicht_runtime.auth import KeyStore
+from zicht_runtime.db import create_pool
 from zicht_schemas import SubscriberKind
 
 __all__ = [
@@ -727,7 +727,7 @@ class Chain:
         return result
 
     async def operator_report(self, *, within: float = 15.0) -> OperatorReport:
-        """Run the operators' command, ``python -m zicht_runtime.reconcile``, for the test's
+        """Run the operators' command, ``python -m zicht_devtools.reconcile``, for the test's
         period (from :attr:`period_start` until now) against the four running services.
 
         Quiet topics and receiver do not mean every consumer has taken in its last events
@@ -745,7 +745,7 @@ class Chain:
         keys = self.log_dir / "operator-keys.json"
         keys.write_text(json.dumps({name: self.keys[name]["operator"] for name in SERVICES}))
         command = [
-            sys.executable, "-m", "zicht_runtime.reconcile", "--keys", str(keys), "--json",
+            sys.executable, "-m", "zicht_devtools.reconcile", "--keys", str(keys), "--json",
             "--since", self.period_start.isoformat(),
             "--until", datetime.now(UTC).isoformat(),
             *(arg for name in SERVICES for arg in (f"--{name}", self.url(name))),

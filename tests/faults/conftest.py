@@ -16,7 +16,7 @@ import pytest_asyncio
 
 from faults.chain import SERVICES, Chain, running_chain
 from faults.synthetic import SCENARIO_PROVIDERS, spare_providers
-from zicht_runtime.devstack import PostgresDatabases
+from zicht_devtools.devstack import PostgresDatabases
 
 SPARE = 40
 

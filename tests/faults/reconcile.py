@@ -22,7 +22,7 @@ The counts, for one scenario (its submissions and its providers):
   deduplicates by ``webhook-id`` sees each once. Only a database fault under notify may cause
   them; every other scenario asserts none.
 
-The services' own account of the period (``python -m zicht_runtime.reconcile``, the
+The services' own account of the period (``python -m zicht_devtools.reconcile``, the
 operators' command) is taken too, and must agree: see :class:`OperatorReport`.
 
 Alerts that arrived but were not expected, or at another subscriber's path, are counted too
@@ -397,7 +397,7 @@ class Reconciliation:
 
 @dataclass(frozen=True)
 class OperatorReport:
-    """The answer of ``python -m zicht_runtime.reconcile --json`` for a scenario's period."""
+    """The answer of ``python -m zicht_devtools.reconcile --json`` for a scenario's period."""
 
     ok: bool
     totals: Mapping[str, int]

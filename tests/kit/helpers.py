@@ -14,8 +14,8 @@ import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.structs import TopicPartition
 
+from zicht_devtools.devstack import PostgresDatabases
 from zicht_runtime.db import create_pool
-from zicht_runtime.devstack import PostgresDatabases
 from zicht_runtime.migrations import RUNTIME_MIGRATIONS, apply_migrations
 from zicht_runtime.telemetry import Telemetry, setup_telemetry
 from zicht_schemas import CloudEvent, ProviderRegisteredV1, new_event, source_urn

@@ -11,6 +11,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from kit.helpers import SCHEMA, SOURCE, provider_event, read_topic, wait_committed
+from zicht_devtools.devstack import create_topics
 from zicht_runtime.consumer import (
     BatchProcessor,
     PoisonMessageError,
@@ -19,7 +20,6 @@ from zicht_runtime.consumer import (
     TransientError,
     each,
 )
-from zicht_runtime.devstack import create_topics
 from zicht_runtime.kafka import AiokafkaSender, create_broker, subscribe_batch
 from zicht_runtime.outbox import OutboxRelay
 from zicht_runtime.settings import ServiceSettings

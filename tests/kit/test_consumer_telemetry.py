@@ -17,8 +17,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from kit.helpers import SCHEMA, provider_event, read_topic, wait_committed
 from kit.test_consumer import apply_effect, as_record, consuming, publish
 from support.metrics import metric_values
+from zicht_devtools.devstack import create_topics
 from zicht_runtime.consumer import PoisonMessageError, Received
-from zicht_runtime.devstack import create_topics
 from zicht_runtime.kafka import AiokafkaSender
 from zicht_runtime.logs import JsonFormatter
 from zicht_runtime.outbox import OutboxMessage, OutboxRelay, event_message, write_outbox

@@ -14,9 +14,9 @@ from aiokafka.structs import OffsetAndMetadata, TopicPartition
 
 from kit.helpers import SCHEMA, SOURCE, committed_offset, provider_event, wait_committed
 from kit.test_consumer import as_record, publish
+from zicht_devtools.devstack import create_topics
 from zicht_runtime.consumer import BatchProcessor, Received, Subscription, Watermarks, each
 from zicht_runtime.db import DbConnection
-from zicht_runtime.devstack import create_topics
 from zicht_runtime.kafka import adopt_committed_offsets, create_broker, subscribe_batch
 from zicht_runtime.settings import ServiceSettings
 from zicht_runtime.telemetry import Telemetry

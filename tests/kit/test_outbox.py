@@ -15,7 +15,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from kit.helpers import SCHEMA, provider_event, read_topic
-from zicht_runtime.devstack import create_topics
+from zicht_devtools.devstack import create_topics
 from zicht_runtime.kafka import AiokafkaSender
 from zicht_runtime.outbox import (
     OutboxMessage,

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
+from zicht_devtools.reconcile import CONSUMERS, Flow, reconcile
 from zicht_intake.app import create_kit as intake_kit
 from zicht_intake.config import IntakeSettings
 from zicht_notify.app import create_kit as notify_kit
 from zicht_notify.config import NotifySettings
-from zicht_runtime.reconcile import CONSUMERS, Flow, reconcile
 from zicht_schemas import topics
 from zicht_scoring.app import create_kit as scoring_kit
 from zicht_scoring.config import ScoringSettings

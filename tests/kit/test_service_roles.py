@@ -11,9 +11,9 @@ import secrets
 import asyncpg
 import pytest
 
+from zicht_devtools.devstack import PostgresDatabases
 from zicht_intake.app import MIGRATIONS as INTAKE_MIGRATIONS
 from zicht_runtime.db import create_pool
-from zicht_runtime.devstack import PostgresDatabases
 from zicht_runtime.migrations import RUNTIME_MIGRATIONS, apply_migrations
 from zicht_runtime.roles import provision_service_role, role_name
 from zicht_triage.app import MIGRATIONS as TRIAGE_MIGRATIONS

@@ -26,6 +26,7 @@ from kit.helpers import committed_offset
 from security.support import Running
 from support.clock import SteppingClock
 from support.webhooks import Receiver, serve_receiver
+from zicht_devtools.devstack import PostgresDatabases
 from zicht_intake import api as intake_api
 from zicht_intake import app as intake_app
 from zicht_intake.config import IntakeSettings
@@ -33,7 +34,6 @@ from zicht_notify import api as notify_api
 from zicht_notify import app as notify_app
 from zicht_notify.config import NotifySettings
 from zicht_runtime.auth import KeyStore
-from zicht_runtime.devstack import PostgresDatabases
 from zicht_runtime.kit import ServiceKit
 from zicht_scoring import api as scoring_api
 from zicht_scoring import app as scoring_app

@@ -24,7 +24,7 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from zicht_runtime.devstack import find_free_port
+from zicht_devtools.devstack import find_free_port
 
 __all__ = [
     "PROBLEM",

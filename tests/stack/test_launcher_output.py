@@ -6,7 +6,7 @@ import pathlib
 
 import pytest
 
-from zicht_runtime import stack
+from zicht_devtools import stack
 
 
 def test_the_launchers_lines_go_to_its_log_while_the_view_holds_the_terminal(

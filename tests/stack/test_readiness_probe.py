@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from zicht_runtime import devstack, stack
+from zicht_devtools import devstack, stack
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ import asyncpg
 import pytest
 
 from zicht_demo.region import build_region
-from zicht_runtime.devstack import PostgresDatabases, find_free_port, port_is_free
+from zicht_devtools.devstack import PostgresDatabases, find_free_port, port_is_free
 
 pytestmark = pytest.mark.connected
 
@@ -85,7 +85,7 @@ async def test_run_starts_the_four_services_ready_and_ctrl_c_leaves_no_process_b
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "zicht_runtime.stack",
+        "zicht_devtools.stack",
         "run",
         "--data-dir",
         str(tmp_path),
@@ -118,7 +118,7 @@ async def test_run_starts_the_four_services_ready_and_ctrl_c_leaves_no_process_b
             while not any("operators: keys in" in line for line in lines):
                 lines.append((await process.stdout.readline()).decode())
         reconciled = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "zicht_runtime.reconcile", "--data-dir", str(tmp_path),
+            sys.executable, "-m", "zicht_devtools.reconcile", "--data-dir", str(tmp_path),
             "--http-port-base", str(base), stdout=asyncio.subprocess.PIPE,
         )  # fmt: skip
         report, _ = await reconciled.communicate()
@@ -174,7 +174,7 @@ async def test_the_demo_run_stopped_under_load_and_started_again_loses_nothing(
         "ZICHT_LOG_LEVEL": "WARNING",
     }
     common = [
-        sys.executable, "-m", "zicht_runtime.stack", "run", "--data-dir", str(tmp_path),
+        sys.executable, "-m", "zicht_devtools.stack", "run", "--data-dir", str(tmp_path),
         "--http-port-base", str(base), "--kafka-port", str(find_free_port()),
     ]  # fmt: skip
     first = await _Launched.start([*common, "--demo", "--providers", "30", "--rate", "5"], env)
@@ -295,7 +295,7 @@ async def _reconciled(data_dir: pathlib.Path, base: int, *, within_s: float) -> 
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
         checked = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "zicht_runtime.reconcile", "--data-dir", str(data_dir),
+            sys.executable, "-m", "zicht_devtools.reconcile", "--data-dir", str(data_dir),
             "--http-port-base", str(base), "--json", stdout=asyncio.subprocess.PIPE,
         )  # fmt: skip
         out, _ = await checked.communicate()
@@ -354,7 +354,7 @@ def _run_under_closed_output_and_stop(tmp_path: pathlib.Path) -> None:
     }
     read_end, write_end = os.pipe()
     command = [
-        sys.executable, "-m", "zicht_runtime.stack", "run", "--data-dir", str(tmp_path),
+        sys.executable, "-m", "zicht_devtools.stack", "run", "--data-dir", str(tmp_path),
         "--http-port-base", str(base), "--pg-port", str(find_free_port()),
         "--kafka-port", str(find_free_port()), "--no-demo",
     ]  # fmt: skip

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from zicht_runtime.devstack import (
+from zicht_devtools.devstack import (
     DevStackError,
     LocalBroker,
     LocalPostgres,

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from zicht_runtime.devstack import PostgresDatabases
+from zicht_devtools.devstack import PostgresDatabases
 
 from .backends import Infrastructure
 

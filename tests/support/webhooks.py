@@ -25,8 +25,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from zicht_devtools.devstack import find_free_port
 from zicht_notify.domain import VERIFICATION_EVENT_TYPE
-from zicht_runtime.devstack import find_free_port
 
 __all__ = ["Receiver", "serve_receiver"]
 

@@ -2,7 +2,7 @@
 
 Every service answers it from the kit's own tables (inbox, outbox, dead letters) plus the
 counts of its business (submissions, assessments, risk changes, alerts), which it hands the
-kit as a ``counts`` function. Operators, and :mod:`zicht_runtime.reconcile`, put the four
+kit as a ``counts`` function. Operators, and :mod:`zicht_devtools.reconcile`, put the four
 answers side by side: what one service sent on a topic must be what the next one consumed.
 Only an operator key may ask; the answer holds counts, never content.
 """

@@ -11,10 +11,10 @@ import pytest_asyncio
 
 from intake.integration.support import Intake
 from support.clock import SteppingClock
+from zicht_devtools.devstack import PostgresDatabases
 from zicht_intake.app import create_app, create_kit, create_service
 from zicht_intake.config import IntakeSettings
 from zicht_runtime.auth import KeyStore
-from zicht_runtime.devstack import PostgresDatabases
 from zicht_runtime.logs import JsonFormatter
 
 

@@ -15,10 +15,10 @@ import pytest
 from intake.integration.support import EXAMPLES
 from support.clock import SteppingClock
 from support.events import events_on
+from zicht_devtools.devstack import LocalBroker, PostgresDatabases, find_free_port
 from zicht_intake.app import create_app, create_kit, create_service
 from zicht_intake.config import IntakeSettings
 from zicht_runtime.auth import KeyStore
-from zicht_runtime.devstack import LocalBroker, PostgresDatabases, find_free_port
 from zicht_schemas import SignalReceivedV1, topics
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

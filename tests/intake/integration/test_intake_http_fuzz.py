@@ -135,7 +135,7 @@ async def test_oversized_deeply_nested_and_mistyped_bodies_are_refused_clearly(
 async def test_schemathesis_finds_no_server_error_in_the_openapi(
     intake: Intake, tmp_path: Path
 ) -> None:
-    from zicht_runtime.devstack import find_free_port  # noqa: PLC0415
+    from zicht_devtools.devstack import find_free_port  # noqa: PLC0415
 
     port = find_free_port()
     transport = intake.client._transport  # the app the fixture started

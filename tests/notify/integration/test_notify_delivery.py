@@ -20,11 +20,11 @@ from kit.helpers import wait_for
 from support.events import events_on
 from support.webhooks import Receiver, serve_receiver
 from triage.integration.test_triage_pipeline import provider, publish
+from zicht_devtools.devstack import PostgresDatabases, find_free_port
 from zicht_notify.app import create_app, create_kit, create_service
 from zicht_notify.config import NotifySettings
 from zicht_notify.domain import generate_secret
 from zicht_runtime.auth import KeyStore
-from zicht_runtime.devstack import PostgresDatabases, find_free_port
 from zicht_runtime.kit import ServiceKit
 from zicht_schemas import (
     AlertDeliveredV1,

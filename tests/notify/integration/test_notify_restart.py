@@ -27,10 +27,10 @@ from notify.integration.test_notify_delivery import UPSTREAM, assessed
 from support.events import events_on
 from support.webhooks import Receiver, serve_receiver
 from triage.integration.test_triage_pipeline import provider, publish
+from zicht_devtools.devstack import PostgresDatabases, find_free_port
 from zicht_notify.domain import generate_secret
 from zicht_runtime.auth import KeyStore
 from zicht_runtime.db import create_pool
-from zicht_runtime.devstack import PostgresDatabases, find_free_port
 from zicht_schemas import AlertDeliveredV1, Outcome, new_event, topics
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

@@ -15,11 +15,11 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from zicht_devtools.devstack import PostgresDatabases
 from zicht_notify.app import MIGRATIONS, create_app, create_kit, create_service
 from zicht_notify.config import NotifySettings
 from zicht_notify.domain import generate_secret
 from zicht_runtime.auth import KeyStore
-from zicht_runtime.devstack import PostgresDatabases
 from zicht_runtime.migrations import RUNTIME_MIGRATIONS, apply_migrations
 
 pytestmark = [pytest.mark.connected, pytest.mark.asyncio(loop_scope="session")]

@@ -15,8 +15,8 @@ import pytest_asyncio
 from support.clock import SteppingClock
 from support.events import events_on
 from triage.integration.test_triage_pipeline import provider, publish
+from zicht_devtools.devstack import PostgresDatabases
 from zicht_runtime.auth import KeyStore
-from zicht_runtime.devstack import PostgresDatabases
 from zicht_runtime.kit import ServiceKit
 from zicht_schemas import (
     Category,

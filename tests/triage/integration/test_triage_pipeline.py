@@ -17,8 +17,8 @@ from aiokafka import AIOKafkaProducer
 
 from support.clock import SteppingClock
 from support.events import events_on
+from zicht_devtools.devstack import PostgresDatabases
 from zicht_runtime.auth import KeyStore
-from zicht_runtime.devstack import PostgresDatabases
 from zicht_runtime.kit import ServiceKit
 from zicht_schemas import (
     CloudEvent,

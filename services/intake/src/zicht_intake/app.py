@@ -11,7 +11,6 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
 from zicht_intake.adapters import postgres as db
-from zicht_intake.adapters.clock import SystemClock
 from zicht_intake.api import IntakeApi, body_limit_of, build_router
 from zicht_intake.config import (
     MIN_PSEUDONYM_KEY_LENGTH,
@@ -21,9 +20,9 @@ from zicht_intake.config import (
 from zicht_intake.counts import business_counts
 from zicht_intake.domain import Pseudonymiser
 from zicht_intake.handlers import build_consumers, build_record_consumers
-from zicht_intake.ports import Clock
 from zicht_intake.service import IntakeService
 from zicht_runtime.auth import KeyStore
+from zicht_runtime.clock import Clock, SystemClock
 from zicht_runtime.db import DbConnection
 from zicht_runtime.kit import ServiceKit, create_service_app, periodic
 from zicht_runtime.retention import Purge, delete_older

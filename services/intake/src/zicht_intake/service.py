@@ -44,7 +44,7 @@ from zicht_intake.domain import (
     registry_locations,
 )
 from zicht_intake.metrics import IntakeMetrics, default_metrics
-from zicht_intake.ports import Clock
+from zicht_runtime.clock import Clock
 from zicht_runtime.db import DbConnection
 from zicht_runtime.outbox import write_events
 from zicht_runtime.telemetry import business_span

@@ -8,7 +8,6 @@ from pathlib import Path
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
-from zicht_notify.adapters.clock import SystemClock
 from zicht_notify.api import build_router
 from zicht_notify.config import NotifySettings
 from zicht_notify.counts import business_counts
@@ -22,9 +21,9 @@ from zicht_notify.domain import (
     load_routing_file,
 )
 from zicht_notify.handlers import build_consumers
-from zicht_notify.ports import Clock
 from zicht_notify.service import NotifyService
 from zicht_runtime.auth import KeyStore
+from zicht_runtime.clock import Clock, SystemClock
 from zicht_runtime.kit import ServiceKit, create_service_app
 from zicht_schemas import source_urn, topics
 

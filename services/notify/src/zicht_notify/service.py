@@ -52,7 +52,7 @@ from zicht_notify.domain import (
     webhook_id_for,
 )
 from zicht_notify.metrics import NotifyMetrics, default_metrics
-from zicht_notify.ports import Clock
+from zicht_runtime.clock import Clock
 from zicht_runtime.db import DbConnection
 from zicht_runtime.outbox import write_events
 from zicht_runtime.telemetry import business_span, commit_scope, context_headers, extract_context

@@ -12,15 +12,14 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
 from zicht_runtime.auth import KeyStore
+from zicht_runtime.clock import Clock, SystemClock
 from zicht_runtime.kit import ServiceKit, create_service_app, periodic
 from zicht_schemas import source_urn, topics
-from zicht_scoring.adapters.clock import SystemClock
 from zicht_scoring.api import build_router
 from zicht_scoring.config import ScoringSettings
 from zicht_scoring.counts import business_counts
 from zicht_scoring.domain import RiskModel, default_model, load_model_file
 from zicht_scoring.handlers import build_consumers
-from zicht_scoring.ports import Clock
 from zicht_scoring.service import ScoringService
 
 __all__ = ["MIGRATIONS", "create_app", "create_broker", "create_kit", "create_service"]

@@ -17,6 +17,7 @@ from uuid import UUID
 import asyncpg
 from opentelemetry import trace
 
+from zicht_runtime.clock import Clock
 from zicht_runtime.db import DbConnection
 from zicht_runtime.outbox import write_events
 from zicht_runtime.telemetry import business_span, commit_scope
@@ -51,7 +52,6 @@ from zicht_scoring.domain import (
     newest_readings,
 )
 from zicht_scoring.metrics import ScoringMetrics, default_metrics
-from zicht_scoring.ports import Clock
 
 __all__ = ["ReplayReport", "ScoringService"]
 

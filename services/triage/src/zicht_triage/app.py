@@ -8,15 +8,14 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
 from zicht_runtime.auth import KeyStore
+from zicht_runtime.clock import Clock, SystemClock
 from zicht_runtime.kit import ServiceKit, create_service_app
 from zicht_schemas import source_urn, topics
-from zicht_triage.adapters.clock import SystemClock
 from zicht_triage.api import build_router
 from zicht_triage.config import TriageSettings
 from zicht_triage.counts import business_counts
 from zicht_triage.domain import Framework, default_framework, load_framework_file
 from zicht_triage.handlers import build_consumers
-from zicht_triage.ports import Clock
 from zicht_triage.service import TriageService
 
 __all__ = ["MIGRATIONS", "create_app", "create_broker", "create_kit", "create_service"]

@@ -17,6 +17,7 @@ from uuid import UUID
 import asyncpg
 from opentelemetry import trace
 
+from zicht_runtime.clock import Clock
 from zicht_runtime.consumer import PoisonMessageError
 from zicht_runtime.db import DbConnection
 from zicht_runtime.outbox import write_events
@@ -44,7 +45,6 @@ from zicht_triage.domain import (
     assess,
 )
 from zicht_triage.metrics import TriageMetrics, default_metrics
-from zicht_triage.ports import Clock
 
 __all__ = ["ReassessmentReport", "TriageService"]
 

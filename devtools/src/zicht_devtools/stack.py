@@ -1,6 +1,6 @@
 """``make run``: the whole chain on one machine: broker, Postgres, the four services.
 
-``python -m zicht_runtime.stack run`` starts the local Kafka-protocol broker and a local
+``python -m zicht_devtools.stack run`` starts the local Kafka-protocol broker and a local
 Postgres (data kept in ``.zicht/postgres``, so a second run resumes), then intake, triage,
 scoring and notify as separate processes, each logged in to Postgres as its own role that
 owns only its schema (``zicht_runtime.roles``), waits until each answers ``/readyz``, and
@@ -33,15 +33,15 @@ from typing import Any
 
 import asyncpg
 
-from zicht_runtime.auth import KeyStore
-from zicht_runtime.db import create_pool
-from zicht_runtime.devstack import (
+from zicht_devtools.devstack import (
     DevStackError,
     LocalBroker,
     LocalPostgres,
     parent_death_preexec,
     port_is_free,
 )
+from zicht_runtime.auth import KeyStore
+from zicht_runtime.db import create_pool
 from zicht_runtime.ops import OPERATOR_SCOPE
 from zicht_runtime.roles import provision_service_role
 from zicht_schemas.regions import RegionCatalogue, regions
@@ -466,7 +466,7 @@ def _write_operator_keys(
     )
     _say(
         f"operators: keys in {path}; check that the counts add up with "
-        f"python -m zicht_runtime.reconcile --data-dir {args.data_dir}{port}"
+        f"python -m zicht_devtools.reconcile --data-dir {args.data_dir}{port}"
     )
 
 

@@ -1,4 +1,4 @@
-"""``python -m zicht_runtime.reconcile``: for a period, do the four services' counts add up?
+"""``python -m zicht_devtools.reconcile``: for a period, do the four services' counts add up?
 
 Each service answers ``GET /v1/ops/flow`` (see :mod:`zicht_runtime.ops`) with what it took in,
 wrote out and dead-lettered, and its business counts. This command asks all four and checks,
@@ -289,7 +289,7 @@ async def fetch_flows(
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m zicht_runtime.reconcile",
+        prog="python -m zicht_devtools.reconcile",
         description="Check that the four services' counts of a period add up.",
     )
     parser.add_argument(

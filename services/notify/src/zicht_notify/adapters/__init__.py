@@ -1,1 +1,0 @@
-"""Adapters of notify: Postgres, Kafka, HTTP."""

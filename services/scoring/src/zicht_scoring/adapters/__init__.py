@@ -1,1 +1,0 @@
-"""Adapters of scoring: Postgres, Kafka, HTTP."""

@@ -1,1 +1,0 @@
-"""Adapters of triage: Postgres, Kafka, HTTP."""
