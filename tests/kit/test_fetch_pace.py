@@ -10,8 +10,8 @@ import pytest
 
 from kit.helpers import SCHEMA, SOURCE, provider_event, wait_for
 from kit.test_consumer import apply_effect, as_record, effects, publish
+from zicht_devtools.devstack import create_topics
 from zicht_runtime.consumer import BatchProcessor, Subscription, each
-from zicht_runtime.devstack import create_topics
 from zicht_runtime.kafka import FetchPace, create_broker, subscribe_batch
 from zicht_runtime.settings import ServiceSettings
 from zicht_runtime.telemetry import Telemetry
