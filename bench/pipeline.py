@@ -480,6 +480,15 @@ def footprint_result(run: PipelineRun) -> Result:
                    note="1.0 = one core; no signal in flight")  # fmt: skip
     result.add("broker: CPU idle", run.idle_cpu.get("broker"), "cores",
                note="answering the services' idle fetches")  # fmt: skip
+    together = [run.idle_cpu.get(name) for name in (*SERVICES, "broker")]
+    result.add(
+        "four services and the broker: CPU idle",
+        sum(v for v in together if v is not None) if None not in together else None,
+        "cores",
+        target=0.15,
+        higher_is_better=False,
+        note="default pacing (unless --set): 10 ms fetch wait, 250 ms after 2 s idle",
+    )
     result.settings = {
         **run.settings,
         "start-up": "each service started alone, after Postgres and the broker, migrations "

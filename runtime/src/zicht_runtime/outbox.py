@@ -371,11 +371,22 @@ class OutboxRelay:
         return conn
 
     async def _unlisten(self, conn: PoolConnectionProxy[asyncpg.Record] | None) -> None:
+        """Give the listening connection back; never raise, since a fault called it.
+
+        After the server went away mid-operation, asyncpg can refuse the UNLISTEN with an
+        InternalClientError ("another operation is in progress"): the connection is then
+        closed rather than handed back to the pool in that state. Raising here once ended the
+        relay for good, and the service stayed unready.
+        """
         if conn is None:
             return
-        with contextlib.suppress(*_CLOSE_ERRORS):
+        try:
             await conn.remove_listener(self.channel, self.wake)
-        with contextlib.suppress(*_CLOSE_ERRORS):
+        except _BROKEN_ERRORS as exc:
+            log.debug("outbox relay: closing its listening connection after %r", exc)
+            with contextlib.suppress(Exception):
+                conn.terminate()
+        with contextlib.suppress(*_BROKEN_ERRORS):
             await self._pool.release(conn, timeout=2)
 
 
@@ -385,6 +396,8 @@ _CLOSE_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.PostgresError,
     TimeoutError,
 )
+# A connection left mid-operation by a server that went away.
+_BROKEN_ERRORS: tuple[type[BaseException], ...] = (*_CLOSE_ERRORS, asyncpg.InternalClientError)
 
 
 def _is_broker_error(exc: BaseException) -> bool:
