@@ -88,6 +88,12 @@ async def _restart(quick: bool) -> list[Result]:
     return [await restart(quick=quick)]
 
 
+async def _poison(quick: bool) -> list[Result]:
+    from bench.poison import run as poison  # noqa: PLC0415 - loaded when run
+
+    return [await poison(quick=quick)]
+
+
 BENCHMARKS: Final[tuple[str, ...]] = (
     "raw_chain",
     "throughput",
@@ -97,6 +103,7 @@ BENCHMARKS: Final[tuple[str, ...]] = (
     "replay",
     "growth",
     "restart",
+    "poison",
 )
 """In the order a full run takes them: the raw chain first, so the throughput figures of the
 same run have their ratio (it copies the message sizes of the last throughput run); footprint
@@ -109,6 +116,7 @@ _RUNNERS: Final[dict[str, Runner]] = {
     "replay": _replay,
     "growth": _growth,
     "restart": _restart,
+    "poison": _poison,
 }
 
 

@@ -26,6 +26,7 @@ ORDER: Final = (
     "replay",
     "growth",
     "restart",
+    "poison",
     "footprint",
 )
 _RAW_FIGURE: Final = "raw chain, 4 hops"

@@ -88,8 +88,9 @@ async def test_a_batch_handler_gets_the_whole_batch_at_once_and_the_spans_carry_
     await processor.process([record(0, b"first"), record(1, b"second"), record(2, b"third")])
     await processor.process([record(3, b"fourth"), record(4, b"boom"), record(5, b"fifth")])
 
-    # One call for a good batch; a batch with poison once whole, then record by record.
-    assert calls == [[0, 1, 2], [3, 4, 5], [3], [4], [5]]
+    # One call for a good batch; a batch with poison once whole, then halved until the bad
+    # record is alone: the good ones around it commit in batch order.
+    assert calls == [[0, 1, 2], [3, 4, 5], [3], [4, 5], [4], [5]]
     rows = await pool.fetch("SELECT provider_id FROM effects ORDER BY event_id")
     assert [r["provider_id"] for r in rows] == ["first", "second", "third", "fourth", "fifth"]
     finished = spans.get_finished_spans()
@@ -104,3 +105,39 @@ async def test_a_batch_handler_gets_the_whole_batch_at_once_and_the_spans_carry_
         True,
         False,
     ]
+
+
+async def test_halving_a_spoiled_batch_dead_letters_exactly_its_bad_records_and_keeps_order(
+    pool: asyncpg.Pool, telemetry: Telemetry
+) -> None:
+    stored: list[int] = []
+    calls = 0
+
+    async def set_based(conn: DbConnection, records: Sequence[RawRecord]) -> None:
+        nonlocal calls
+        calls += 1
+        if any(r.value == b"boom" for r in records):
+            raise PoisonMessageError("intake cannot read this record")
+        await conn.executemany(
+            "INSERT INTO effects (event_id, provider_id) VALUES ($1, $2)",
+            [(r.record_id, r.value.decode()) for r in records],
+        )
+        stored.extend(r.offset for r in records)
+
+    processor = BatchProcessor(
+        group="kit-halving",
+        subscriptions=[Subscription("partner.test.v1", set_based, None, "kit-halving")],
+        pool=pool, telemetry=telemetry, source=SOURCE, service="kit-test",
+    )  # fmt: skip
+    bad = {0, 7, 8, 31}
+    batch = [record(n, b"boom" if n in bad else f"signal {n}".encode()) for n in range(32)]
+    await processor.process(batch)
+
+    rows = await pool.fetch("SELECT event_id FROM effects")
+    assert sorted(int(r["event_id"].rsplit("/", 1)[1]) for r in rows) == [
+        n for n in range(32) if n not in bad
+    ]
+    assert stored == sorted(stored), "the good records were handled in batch order"
+    dead = await pool.fetch('SELECT "offset" FROM dead_letters ORDER BY 1')
+    assert [d["offset"] for d in dead] == sorted(bad)
+    assert calls < 32, f"halving, not record by record: {calls} calls"

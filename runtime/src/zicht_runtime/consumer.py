@@ -296,13 +296,14 @@ class BatchProcessor:
         work = DbWork()
         try:
             try:
-                work = await self._in_one_transaction(items, isolate=False)
+                spoiled: set[str] = set()
+                work = await self._in_one_transaction(items, isolate=False, spoiled=spoiled)
             except Exception as exc:
                 if _is_transient(exc):
                     raise
-                # One record spoiled the batch: do it again, each record on its own
-                # savepoint, so only the guilty one is dead-lettered.
-                work = await self._in_one_transaction(items, isolate=True)
+                # A record spoiled the batch: do it again, halving what fails on its own
+                # savepoint, so only the guilty records are dead-lettered.
+                work = await self._in_one_transaction(items, isolate=True, spoiled=spoiled)
         except Exception as exc:
             # Transient, or a fault outside any handler: rewind and try later, slowly.
             self._end_spans(items, work, rewound=exc)
@@ -369,8 +370,15 @@ class BatchProcessor:
             payload = dataclasses.replace(payload, context=trace.set_span_in_context(span))
         return _Item(record, subscription, item_id, payload, attributes, span, refusal)
 
-    async def _in_one_transaction(self, items: list[_Item], *, isolate: bool) -> DbWork:
-        """Handle the batch in one transaction; return what it asked of the database."""
+    async def _in_one_transaction(
+        self, items: list[_Item], *, isolate: bool, spoiled: set[str]
+    ) -> DbWork:
+        """Handle the batch in one transaction; return what it asked of the database.
+
+        ``spoiled`` collects the topic whose handler failed the batch (``isolate=False``);
+        with ``isolate=True`` those handlers' records are halved at once, the others tried
+        whole first.
+        """
         for item in items:
             item.result, item.reason = "", ""
         with measured() as work:
@@ -386,11 +394,19 @@ class BatchProcessor:
                     fresh.discard(item.key)  # a second copy in one batch is a duplicate
                     item.result = "processed"
                 for subscription, group in _by_subscription(items):
-                    if isolate:
-                        for item in group:
-                            await self._handle_alone(conn, item)
+                    if not isolate:
+                        try:
+                            await self._handle(conn, subscription, group)
+                        except Exception:
+                            spoiled.add(subscription.topic)
+                            raise
+                    elif subscription.topic in spoiled:
+                        # Known to fail whole: begin with its halves.
+                        middle = len(group) // 2
+                        await self._handle_halving(conn, subscription, group[:middle])
+                        await self._handle_halving(conn, subscription, group[middle:])
                     else:
-                        await self._handle(conn, subscription, group)
+                        await self._handle_halving(conn, subscription, group)
                 await self._dead_letter(conn, [i for i in items if i.result == "dead_lettered"])
             await asyncio.sleep(0)  # asyncpg reports the last statements one loop turn later
         return work
@@ -406,17 +422,31 @@ class BatchProcessor:
             for item in items:
                 item.duration_s = elapsed
 
-    async def _handle_alone(self, conn: DbConnection, item: _Item) -> None:
-        """Handle one record on its own savepoint; dead-letter it if it is at fault."""
+    async def _handle_halving(
+        self, conn: DbConnection, subscription: Subscription, items: list[_Item]
+    ) -> None:
+        """Handle records on a savepoint; if they fail, halve them until the culprits are alone.
+
+        Each call is the handler's own unit (one savepoint), so a set-based handler does a
+        spoiled batch of 500 with one bad record in about 19 calls instead of 500 record by
+        record (``python -m bench poison``). A record that fails alone is dead-lettered; the
+        halves are handled in batch order, so what the good records change is applied in
+        order as in a clean batch.
+        """
         try:
             async with commit_scope(), conn.transaction():
-                await self._handle(conn, item.subscription, [item])
+                await self._handle(conn, subscription, items)
         except Exception as exc:
             if _is_transient(exc):
                 raise
-            # Not transient: the message itself (or the code for it) is at fault; it goes
-            # to the dead-letter topic, where an operator can replay it.
-            item.result, item.refusal = "dead_lettered", exc
+            if len(items) == 1:
+                # Not transient: the message itself (or the code for it) is at fault; it goes
+                # to the dead-letter topic, where an operator can replay it.
+                items[0].result, items[0].refusal = "dead_lettered", exc
+                return
+            middle = len(items) // 2
+            await self._handle_halving(conn, subscription, items[:middle])
+            await self._handle_halving(conn, subscription, items[middle:])
 
     async def _claim(self, conn: DbConnection, items: list[_Item]) -> set[tuple[str, str]]:
         """Record the batch's ids in the inbox, per subscription; return the new ones.
