@@ -160,7 +160,7 @@ async def run(*, quick: bool) -> Result:
         say(f"poison: {batches} batches of {_BATCH} records each, clean and with 1 and 5 bad")
         found = await _measure(await infra.database(), batches)
         versions = infra.versions()
-    result = Result("poison", "Poison: a spoiled batch replayed record by record")
+    result = Result("poison", "Poison: a spoiled batch halved to find its bad records")
     for handler, cases in found.items():
         clean_ms, _ = cases[0]
         for poison, (ms, statements) in cases.items():

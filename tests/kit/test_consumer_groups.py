@@ -4,6 +4,7 @@ the whole alert path; the inbox still knows each topic's events by the old per-t
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from zicht_intake.app import create_kit as intake_kit
 from zicht_intake.config import IntakeSettings
@@ -75,3 +76,10 @@ def test_a_topics_subscription_keeps_the_name_of_the_group_that_read_it_before()
 
 def test_the_alert_path_waits_briefly_by_default() -> None:
     assert ServiceSettings().kafka_fetch_max_wait_ms <= 10
+
+
+def test_a_consumer_group_name_the_dead_letter_event_would_refuse_is_refused_at_start() -> None:
+    with pytest.raises(ValidationError, match="kafka_consumer_group"):
+        ServiceSettings(service_name="kit-test", kafka_consumer_group="zicht intake")
+    named = ServiceSettings(service_name="kit-test", kafka_consumer_group="zicht-intake.v2")
+    assert named.kafka_consumer_group == "zicht-intake.v2"

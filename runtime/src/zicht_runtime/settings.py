@@ -86,8 +86,11 @@ class ServiceSettings(BaseSettings):
     )
     kafka_consumer_group: str = Field(
         default="",
+        # As the dead-letter event records it: a name it refuses would fail every dead letter.
+        pattern=r"^([A-Za-z0-9._:-]{1,200})?$",
         description="The service's consumer group, over all the topics it reads; empty: "
-        "zicht-<service name>. Inbox entries are kept per <group>.<topic>.",
+        "zicht-<service name>. Inbox entries are kept per <group>.<topic>. Letters, digits "
+        "and . _ : - only.",
     )
     kafka_topic_partitions: int = Field(
         default=4, ge=1, description="Partitions of topics this service creates."
