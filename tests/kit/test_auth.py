@@ -8,7 +8,7 @@ import httpx
 import pytest
 from fastapi import Depends, FastAPI
 
-from zicht_runtime.auth import KeyStore, Principal, authenticate, require_scope
+from zicht_runtime.auth import CACHE_TTL_S, KeyStore, Principal, authenticate, require_scope
 from zicht_runtime.problems import install_problem_handlers
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -90,3 +90,45 @@ async def test_a_revoked_key_is_refused_at_once(pool: asyncpg.Pool) -> None:
     listed = {key.key_id: key for key in await store.list("police-oost")}
     assert listed[issued.key_id].revoked_at is not None
     assert listed[issued.key_id].last_used_at is not None
+
+
+class _Clock:
+    """A monotonic clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_verified_key_is_cached_and_a_key_revoked_elsewhere_is_refused_within_a_second(
+    pool: asyncpg.Pool,
+) -> None:
+    clock = _Clock()
+    serving = KeyStore(pool, monotonic=clock)  # the service's one store
+    elsewhere = KeyStore(pool)  # the revoke command, or another replica
+    issued = await serving.create("police-oost", ["signals:police"])
+    assert await serving.verify(issued.secret) is not None
+
+    async with pool.acquire() as conn:
+        # Take the table away: a cached key still verifies, so the table was not read.
+        await conn.execute("ALTER TABLE api_keys RENAME TO api_keys_away")
+        try:
+            assert await serving.verify(issued.secret) is not None
+        finally:
+            await conn.execute("ALTER TABLE api_keys_away RENAME TO api_keys")
+
+    assert await elsewhere.revoke(issued.key_id)
+    assert await serving.verify(issued.secret) is not None, "trusted until its period ends"
+    clock.now += CACHE_TTL_S
+    assert await serving.verify(issued.secret) is None, "refused within the period (0.5 s)"
+    assert CACHE_TTL_S < 1.0
+
+
+async def test_a_key_revoked_by_the_serving_store_is_refused_at_once(pool: asyncpg.Pool) -> None:
+    store = KeyStore(pool, monotonic=_Clock())
+    issued = await store.create("police-oost", ["signals:police"])
+    assert await store.verify(issued.secret) is not None
+    assert await store.revoke(issued.key_id)
+    assert await store.verify(issued.secret) is None

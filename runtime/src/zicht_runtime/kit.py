@@ -22,6 +22,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.trace.export import SpanExporter
 from pydantic import BaseModel
 
+from zicht_runtime.auth import KeyStore
 from zicht_runtime.consumer import BatchHandler, BatchProcessor, RecordBatchHandler, Subscription
 from zicht_runtime.db import create_pool
 from zicht_runtime.guard import BodyLimit, RequestGuard
@@ -102,6 +103,7 @@ class ServiceKit:
     """Each subscriber's fetch wait: short while records flow, long when idle."""
     _sender: AiokafkaSender = field(init=False)
     _stop: asyncio.Event = field(init=False, default_factory=asyncio.Event)
+    _keys: KeyStore | None = field(init=False, default=None)
     _relay_task: asyncio.Task[None] | None = field(init=False, default=None)
     _background_tasks: list[asyncio.Task[None]] = field(init=False, default_factory=list)
     _pace_tasks: list[asyncio.Task[None]] = field(init=False, default_factory=list)
@@ -114,6 +116,12 @@ class ServiceKit:
             set_global=self.global_telemetry,
         )
         self.broker = create_broker(self.settings, self.telemetry)
+
+    def keys(self) -> KeyStore:
+        """The service's one API-key store (its verified keys are cached for every request)."""
+        if self._keys is None or self._keys.pool is not self.pool:
+            self._keys = KeyStore(self.pool)
+        return self._keys
 
     @property
     def source(self) -> str:
@@ -314,7 +322,9 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
     app.include_router(health_router(kit.readiness_checks()))
-    app.include_router(ops_router(kit.settings.service_name, lambda: kit.pool, kit.counts))
+    app.include_router(
+        ops_router(kit.settings.service_name, lambda: kit.pool, kit.keys, kit.counts)
+    )
     app.include_router(metrics_router())
     # One server span per request: not also a span per ASGI receive and send.
     FastAPIInstrumentor.instrument_app(

@@ -105,11 +105,14 @@ def _aware(value: datetime | None, name: str, default: datetime) -> datetime:
 
 
 def ops_router(
-    service: str, pool: Callable[[], asyncpg.Pool], counts: Counts | None = None
+    service: str,
+    pool: Callable[[], asyncpg.Pool],
+    keys: Callable[[], KeyStore],
+    counts: Counts | None = None,
 ) -> APIRouter:
     """The operators' flow route of one service."""
     router = APIRouter(prefix="/v1/ops", tags=["operations"])
-    who = authenticate(lambda: KeyStore(pool()))
+    who = authenticate(keys)
     Operating = Annotated[  # noqa: N806
         Principal, Depends(require_scope(who, OPERATOR_SCOPE, code="forbidden"))
     ]

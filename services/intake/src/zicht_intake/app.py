@@ -21,7 +21,6 @@ from zicht_intake.counts import business_counts
 from zicht_intake.domain import Pseudonymiser
 from zicht_intake.handlers import build_consumers, build_record_consumers
 from zicht_intake.service import IntakeService
-from zicht_runtime.auth import KeyStore
 from zicht_runtime.clock import Clock, SystemClock
 from zicht_runtime.db import DbConnection
 from zicht_runtime.kit import ServiceKit, create_service_app, periodic
@@ -144,7 +143,7 @@ def create_app(
     service = create_service(settings, clock)
     kit = kit or create_kit(settings, service)
     api = IntakeApi(service=service, pool=lambda: kit.pool)
-    router = build_router(api, lambda: KeyStore(kit.pool))
+    router = build_router(api, kit.keys)
     return create_service_app(
         kit,
         title="Zicht intake",

@@ -22,7 +22,6 @@ from zicht_notify.domain import (
 )
 from zicht_notify.handlers import build_consumers
 from zicht_notify.service import NotifyService
-from zicht_runtime.auth import KeyStore
 from zicht_runtime.clock import Clock, SystemClock
 from zicht_runtime.kit import ServiceKit, create_service_app
 from zicht_schemas import source_urn, topics
@@ -119,7 +118,7 @@ def create_app(
     router = build_router(
         service,
         lambda: kit.pool,
-        lambda: KeyStore(kit.pool),
+        kit.keys,
         allow_private_urls=settings.allow_private_webhook_urls,
         secret_overlap=timedelta(seconds=settings.secret_overlap_s),
     )

@@ -11,7 +11,6 @@ import asyncpg
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
-from zicht_runtime.auth import KeyStore
 from zicht_runtime.clock import Clock, SystemClock
 from zicht_runtime.kit import ServiceKit, create_service_app, periodic
 from zicht_schemas import source_urn, topics
@@ -95,7 +94,7 @@ def create_app(
     return create_service_app(
         kit,
         title="Zicht scoring",
-        routers=[build_router(lambda: kit.pool, lambda: KeyStore(kit.pool))],
+        routers=[build_router(lambda: kit.pool, kit.keys)],
         version="1",
         description="Each provider's risk: the barrier model's traffic light, explained.",
     )

@@ -7,7 +7,6 @@ from pathlib import Path
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
-from zicht_runtime.auth import KeyStore
 from zicht_runtime.clock import Clock, SystemClock
 from zicht_runtime.kit import ServiceKit, create_service_app
 from zicht_schemas import source_urn, topics
@@ -68,7 +67,7 @@ def create_app(
     settings = settings or TriageSettings()
     service = service or create_service(settings)
     kit = kit or create_kit(settings, service)
-    router = build_router(service, lambda: kit.pool, lambda: KeyStore(kit.pool))
+    router = build_router(service, lambda: kit.pool, kit.keys)
     return create_service_app(
         kit,
         title="Zicht triage",
