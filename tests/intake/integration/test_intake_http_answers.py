@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import uuid
@@ -259,3 +260,34 @@ async def test_reading_the_free_text_of_an_unknown_signal_is_not_found(intake: I
 
     assert answer.status_code == 404, answer.text
     assert answer.json()["title"] == "No such signal"  # the route's answer, not "no such route"
+
+
+@pytest.mark.parametrize("idempotency_key", [None, "igj-retry-0099"], ids=["zaaknummer", "key"])
+async def test_the_same_finding_from_16_clients_at_once_is_one_signal_with_16_consistent_answers(
+    intake: Intake, idempotency_key: str | None
+) -> None:
+    await registered(intake, "ozjt-000456")
+    reference = f"IGJ-2026-0081{0 if idempotency_key is None else 1}0"
+    headers = {**intake.auth("igj"), "Content-Type": "application/json"}
+    if idempotency_key is not None:
+        headers["Idempotency-Key"] = idempotency_key
+    body = json.dumps(_igj(reference)).encode()
+
+    answers = await asyncio.gather(
+        *(intake.client.post("/v1/signals/igj", content=body, headers=headers) for _ in range(16))
+    )
+
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [200] * 15 + [202], [a.text for a in answers if a.status_code >= 300]
+    assert len({a.json()["submission_id"] for a in answers}) == 1, "one submission for all"
+    assert sum(bool(a.json().get("replayed")) for a in answers) == 15
+    signals = await intake.pool.fetchval(
+        "SELECT count(*) FROM signals WHERE partner_reference = $1", reference
+    )
+    assert signals == 1
+    published = await intake.pool.fetchval(
+        "SELECT count(*) FROM outbox WHERE topic = 'intake.signal-received.v1' "
+        "AND position($1::bytea in value) > 0",
+        reference.encode(),
+    )
+    assert published == 1, "one signal-received event"
