@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from zicht_schemas import (
 )
 from zicht_scoring.app import create_app, create_kit, create_service
 from zicht_scoring.config import ScoringSettings
+from zicht_scoring.domain import evaluate
 from zicht_scoring.service import ScoringService
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -236,3 +238,53 @@ async def test_metrics_are_scraped_in_the_prometheus_text_format(scoring: Scorin
     ]  # fmt: skip
     assert processed, answer.text[:2000]
     assert float(processed[0].rsplit(" ", 1)[1]) >= 1
+
+
+async def test_two_scorers_of_a_new_provider_at_once_end_with_the_score_of_all_its_facts(
+    scoring: Scoring,
+) -> None:
+    """A provider without a risk row yet: FOR UPDATE alone locked nothing, so the second
+    scorer weighed only its own fact and its row replaced the first's."""
+    pid = f"prv-{uuid.uuid4().hex[:8]}"
+    first = await scoring.pool.acquire()
+    second = await scoring.pool.acquire()
+    try:
+        first_tx = first.transaction()
+        await first_tx.start()
+        await scoring.service.record_indicators(
+            first, indicators(pid, diploma_fraud=True, personnel_cost_ratio=0.4), str(uuid.uuid4())
+        )
+
+        async def second_scorer() -> None:
+            async with second.transaction():
+                await scoring.service.record_assessment(
+                    second, criminal_referral(pid, NOW - timedelta(days=3)), str(uuid.uuid4())
+                )
+
+        scoring_too = asyncio.create_task(second_scorer())
+        pid_second = second.get_server_pid()
+        for _ in range(100):  # up to 5 s for the second scorer to wait or to finish
+            if scoring_too.done():
+                break
+            waiting = await scoring.pool.fetchval(
+                "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1",
+                pid_second,
+            )
+            if waiting:
+                break
+            await asyncio.sleep(0.05)
+        await first_tx.commit()
+        await asyncio.wait_for(scoring_too, timeout=10)
+    finally:
+        await scoring.pool.release(first)
+        await scoring.pool.release(second)
+
+    async with scoring.pool.acquire() as conn:
+        stored = await conn.fetchrow("SELECT score, level FROM risk WHERE provider_id = $1", pid)
+        facts = await scoring.service.facts(conn, pid, scoring.clock.now())
+    full = evaluate(facts, scoring.service.model, scoring.clock.now(), None)
+    assert stored is not None
+    assert float(stored["score"]) == pytest.approx(full.score), (
+        "the stored risk weighs the indicators and the referral together"
+    )
+    assert stored["level"] == full.level.value

@@ -257,8 +257,16 @@ class ScoringService:
                 {"zicht.provider_id": provider_id, "zicht.model_version": model.version},
             ) as span,
         ):
+            # One scorer per provider at a time, also before its first risk row exists (then
+            # FOR UPDATE locks nothing): a second one waits here until the first has
+            # committed, and then reads the facts the first wrote. A statement of its own, so
+            # the reads after it see what the first committed.
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtext('zicht.scoring.provider'), hashtext($1))",
+                provider_id,
+            )
             current = await conn.fetchrow(
-                "SELECT score, level FROM risk WHERE provider_id = $1 FOR UPDATE", provider_id
+                "SELECT score, level FROM risk WHERE provider_id = $1", provider_id
             )
             previous = (
                 PreviousRisk(score=float(current["score"]), level=RiskLevel(current["level"]))
