@@ -24,6 +24,7 @@ from zicht_devtools.devstack import PostgresDatabases, find_free_port
 from zicht_notify.app import create_app, create_kit, create_service
 from zicht_notify.config import NotifySettings
 from zicht_notify.domain import generate_secret
+from zicht_notify.service import NotifyService
 from zicht_runtime.auth import KeyStore
 from zicht_runtime.kit import ServiceKit
 from zicht_schemas import (
@@ -65,6 +66,7 @@ class Notify:
     pool: asyncpg.Pool
     bootstrap: str
     keys: dict[str, str]
+    service: NotifyService
 
     def auth(self, who: str) -> dict[str, str]:
         """The Authorization header of a subscriber or the operator."""
@@ -107,7 +109,7 @@ async def notify(databases: PostgresDatabases, kafka_bootstrap: str) -> AsyncIte
         keys["operator"] = (await store.create("ops", ["operator"])).secret
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://notify") as client:
-            yield Notify(client, kit, kit.pool, kafka_bootstrap, keys)
+            yield Notify(client, kit, kit.pool, kafka_bootstrap, keys, service)
     await databases.drop(url)
 
 
@@ -684,3 +686,39 @@ async def test_a_subscription_change_with_a_field_notify_does_not_know_is_refuse
     assert changed.status_code == 422
     assert changed.json()["errors"][0]["pointer"] == "/subscriber"
     assert now.json()["paused"] is False
+
+
+async def test_a_filter_of_a_thousand_providers_is_checked_against_the_registry_in_one_query(
+    notify: Notify, receiver: Receiver
+) -> None:
+    ours = [f"prv-{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    theirs = f"prv-{uuid.uuid4().hex[:8]}"
+    for pid, municipality in [(ours[0], "GM0153"), (ours[1], "GM0153"), (theirs, "GM0141")]:
+        await publish(notify.bootstrap, new_event(provider(pid, municipality), source=UPSTREAM))
+        await known(notify, pid)
+    unknown = [f"prv-unknown-{n:04d}" for n in range(997)]
+    wanted = [*ours, theirs, *unknown]
+
+    statements: list[str] = []
+
+    def note(query: asyncpg.connection.LoggedQuery) -> None:
+        statements.append(query.query)
+
+    async with notify.pool.acquire() as conn:
+        conn.add_query_logger(note)
+        try:
+            known_relations = await notify.service.relations_of(conn, wanted)
+            await asyncio.sleep(0)  # asyncpg reports a statement one loop turn later
+        finally:
+            conn.remove_query_logger(note)
+    assert len(statements) == 1, statements
+    assert set(known_relations) == {*ours, theirs}
+
+    # The API's scope check over the same thousand: only ours and theirs are known, and
+    # theirs is another municipality's, so it is refused, naming the filter.
+    answer = await notify.client.post(
+        "/v1/subscriptions", json={"url": receiver.url("/many"), "providers": wanted},
+        headers=notify.auth("GM0153"),
+    )  # fmt: skip
+    assert answer.status_code == 403, answer.text
+    assert answer.json()["errors"][0]["pointer"] == "/providers"

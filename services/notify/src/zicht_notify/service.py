@@ -190,15 +190,16 @@ class NotifyService:
     async def relations(self, conn: DbConnection, provider_id: str) -> ProviderRelations | None:
         """What notify knows of a provider's relations, or None when it does not know it."""
         row = await conn.fetchrow("SELECT * FROM providers WHERE provider_id = $1", provider_id)
-        if row is None:
-            return None
-        return ProviderRelations(
-            provider_id=row["provider_id"],
-            name=row["name"],
-            kvk=row["kvk"],
-            location_municipalities=frozenset(row["location_municipalities"]),
-            contracting_municipalities=frozenset(row["contracting_municipalities"]),
+        return _relations(row) if row is not None else None
+
+    async def relations_of(
+        self, conn: DbConnection, provider_ids: Sequence[str]
+    ) -> dict[str, ProviderRelations]:
+        """The relations of every provider notify knows among ``provider_ids``, in one query."""
+        rows = await conn.fetch(
+            "SELECT * FROM providers WHERE provider_id = ANY($1::text[])", list(provider_ids)
         )
+        return {row["provider_id"]: _relations(row) for row in rows}
 
     # --- routing --------------------------------------------------------------------------
 
@@ -872,3 +873,13 @@ def _traceparent() -> str | None:
 
 def _headers_of(traceparent: str | None) -> list[tuple[str, bytes]]:
     return [("traceparent", traceparent.encode())] if traceparent else []
+
+
+def _relations(row: Any) -> ProviderRelations:
+    return ProviderRelations(
+        provider_id=row["provider_id"],
+        name=row["name"],
+        kvk=row["kvk"],
+        location_municipalities=frozenset(row["location_municipalities"]),
+        contracting_municipalities=frozenset(row["contracting_municipalities"]),
+    )
