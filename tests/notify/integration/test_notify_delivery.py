@@ -722,3 +722,79 @@ async def test_a_filter_of_a_thousand_providers_is_checked_against_the_registry_
     )  # fmt: skip
     assert answer.status_code == 403, answer.text
     assert answer.json()["errors"][0]["pointer"] == "/providers"
+
+
+async def _alert_states(notify: Notify, pid: str) -> list[str]:
+    rows = await notify.pool.fetch(
+        "SELECT state FROM alerts WHERE provider_id = $1 ORDER BY seq", pid
+    )
+    return [row["state"] for row in rows]
+
+
+async def test_a_paused_subscription_holds_its_alerts_and_gets_them_in_order_when_resumed(
+    notify: Notify, receiver: Receiver
+) -> None:
+    pid = f"prv-{uuid.uuid4().hex[:8]}"
+    path = f"/hooks/{pid}/GM0153"
+    await publish(notify.bootstrap, new_event(provider(pid), source=UPSTREAM))
+    await known(notify, pid)
+    sub = await subscribe(notify, receiver, "GM0153", path, providers=[pid])
+    paused = await notify.client.post(
+        f"/v1/subscriptions/{sub['subscription_id']}/pause", headers=notify.auth("GM0153")
+    )
+    assert paused.status_code == 200, paused.text
+    sent = [
+        new_event(assessed(pid, Outcome.INVESTIGATE, category=category), source=UPSTREAM)
+        for category in ("calamity", "violence", "quality")
+    ]
+    await publish(notify.bootstrap, *sent)
+
+    async def held() -> bool:
+        return await _alert_states(notify, pid) == ["pending"] * 3
+
+    await wait_for(held, what="three alerts held for the paused subscription")
+    await asyncio.sleep(1.0)  # ten delivery rounds: none of them may send a held alert
+    assert receiver.at(path) == []
+    assert await _alert_states(notify, pid) == ["pending"] * 3
+
+    resumed = await notify.client.post(
+        f"/v1/subscriptions/{sub['subscription_id']}/resume", headers=notify.auth("GM0153")
+    )
+    assert resumed.status_code == 200, resumed.text
+    await events_on(
+        notify.bootstrap, topics.ALERT_DELIVERED, AlertDeliveredV1,
+        lambda e: e.data.provider_id == pid, expected=3, within=60,
+    )  # fmt: skip
+    causes = [json.loads(body)["causationid"] for _, body in receiver.at(path)]
+    assert causes == [event.id for event in sent], "delivered once each, in order"
+
+
+async def test_an_alert_held_longer_than_the_hold_is_given_up_and_reported(
+    notify: Notify, receiver: Receiver
+) -> None:
+    pid = f"prv-{uuid.uuid4().hex[:8]}"
+    path = f"/hooks/{pid}/GM0153"
+    await publish(notify.bootstrap, new_event(provider(pid), source=UPSTREAM))
+    await known(notify, pid)
+    sub = await subscribe(notify, receiver, "GM0153", path, providers=[pid])
+    await notify.client.post(
+        f"/v1/subscriptions/{sub['subscription_id']}/pause", headers=notify.auth("GM0153")
+    )
+    await publish(notify.bootstrap, new_event(assessed(pid, Outcome.INVESTIGATE), source=UPSTREAM))
+
+    async def held() -> bool:
+        return await _alert_states(notify, pid) == ["pending"]
+
+    await wait_for(held, what="the alert held for the paused subscription")
+    # Eight days on: older than the hold (seven days by default).
+    await notify.pool.execute(
+        "UPDATE alerts SET created_at = created_at - interval '8 days' WHERE provider_id = $1",
+        pid,
+    )
+    [failed] = await events_on(
+        notify.bootstrap, topics.ALERT_FAILED, AlertFailedV1,
+        lambda e: e.data.provider_id == pid, within=60,
+    )  # fmt: skip
+    assert failed.data.failure_reason == "subscription_disabled"
+    assert await _alert_states(notify, pid) == ["failed"]
+    assert receiver.at(path) == []

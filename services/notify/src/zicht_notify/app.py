@@ -76,6 +76,7 @@ def create_service(settings: NotifySettings, clock: Clock | None = None) -> Noti
         ),
         timeout_s=settings.delivery_timeout_s,
         verification_timeout_s=settings.verification_timeout_s,
+        pause_hold=timedelta(seconds=settings.pause_hold_s),
     )
 
 

@@ -53,6 +53,13 @@ class NotifySettings(ServiceSettings):
     retry_cap_s: float = Field(
         default=7 * 3600.0, gt=0, description="Longest wait between two attempts."
     )
+    pause_hold_s: float = Field(
+        default=7 * 86_400.0,
+        gt=0,
+        description="Seconds a paused subscription's alerts are held for it; they are "
+        "delivered in order when it is resumed, and given up (subscription_disabled, "
+        "reported as AlertFailed) once older than this.",
+    )
     secret_overlap_s: float = Field(
         default=86_400.0, ge=0, description="Seconds a rotated-out secret still signs."
     )

@@ -100,6 +100,8 @@ class NotifyService:
     retry: RetryPolicy
     timeout_s: float = 10.0
     verification_timeout_s: float = 5.0
+    pause_hold: timedelta = timedelta(days=7)
+    """How long a paused subscription's alerts are held for it; older ones are given up."""
     rng: random.Random = field(default_factory=random.Random)
     metrics: NotifyMetrics = field(default_factory=default_metrics)
 
@@ -248,8 +250,8 @@ class NotifyService:
 
         Every subscription is told on its own, under its own alert id and ``webhook-id``: a
         second subscription of a party gets what its filters match, whatever an older one
-        gets. A paused subscription gets its alert recorded as undeliverable (so it can be
-        redelivered after a resume); a recipient with no subscription at all one undeliverable
+        gets. A paused subscription's alert is held for it (pending, delivered in order when
+        it is resumed); a recipient with no subscription at all gets one undeliverable
         record; one whose subscriptions all narrow the alert away nothing.
         """
         source_event_id = UUID(received.id)
@@ -264,9 +266,7 @@ class NotifyService:
             r.recipient.id,
         )
         if not subscriptions:
-            made = await self._record_alert(
-                conn, received, relations, r, now, subscription_id=None, paused=False
-            )
+            made = await self._record_alert(conn, received, relations, r, now, subscription_id=None)
             return [] if made is None else [made]
         probe = build_alert(
             received.data,
@@ -288,7 +288,6 @@ class NotifyService:
                 r,
                 now,
                 subscription_id=sub["subscription_id"],
-                paused=sub["paused"],
             )
             if made is not None:
                 made_ids.append(made)
@@ -303,9 +302,8 @@ class NotifyService:
         now: datetime,
         *,
         subscription_id: UUID | None,
-        paused: bool,
     ) -> UUID | None:
-        """Store one alert: pending for an active subscription, else undeliverable.
+        """Store one alert: pending for a subscription (held while paused), else undeliverable.
 
         Returns:
             The alert id, or None when this alert was made before (a redelivered event).
@@ -321,14 +319,8 @@ class NotifyService:
             source_event_id=source_event_id,
             source_event_type=received.type,
         )
-        deliverable = subscription_id is not None and not paused
-        reason = (
-            None
-            if deliverable
-            else AlertFailureReason.SUBSCRIPTION_DISABLED
-            if paused
-            else AlertFailureReason.NO_SUBSCRIPTION
-        )
+        deliverable = subscription_id is not None
+        reason = None if deliverable else AlertFailureReason.NO_SUBSCRIPTION
         inserted = await conn.fetchval(
             """
             INSERT INTO alerts (alert_id, webhook_id, subscription_id, subscriber_kind,
@@ -443,8 +435,11 @@ class NotifyService:
                        s.previous_secret_expires_at, s.paused, s.deleted_at
                 FROM alerts a LEFT JOIN subscriptions s USING (subscription_id)
                 WHERE a.state IN ('pending', 'retrying') AND a.next_attempt_at <= $1
-                  -- A subscription whose callback is not verified yet holds its alerts.
-                  AND (s.subscription_id IS NULL OR s.verified_at IS NOT NULL)
+                  -- A subscription whose callback is not verified yet holds its alerts, and
+                  -- so does a paused one, until they are older than the hold: then they
+                  -- are taken, to be given up (see _deliver).
+                  AND (s.subscription_id IS NULL
+                       OR (s.verified_at IS NOT NULL AND (NOT s.paused OR a.created_at < $3)))
                   -- Order: an alert waits while an earlier one to the same subscription about
                   -- the same provider is still on its way (a retry holds back the rest); the
                   -- subscriber's other subscriptions do not wait for it.
@@ -460,6 +455,7 @@ class NotifyService:
                 """,
                 now,
                 limit,
+                now - self.pause_hold,
             )
             if not rows:
                 return 0
@@ -473,6 +469,26 @@ class NotifyService:
             )
         await asyncio.gather(*(self._deliver(pool, client, row) for row in rows))
         return len(rows)
+
+    async def _not_sendable(self, pool: asyncpg.Pool, row: Any, span: trace.Span) -> bool:
+        """Hold or give up an alert whose subscription is paused or gone; False: send it."""
+        if row["paused"] and row["created_at"] >= self.clock.now() - self.pause_hold:
+            # Paused after it was taken: held again, not an attempt.
+            async with pool.acquire() as conn:
+                await conn.execute(
+                    "UPDATE alerts SET next_attempt_at = $2 WHERE alert_id = $1",
+                    row["alert_id"],
+                    self.clock.now(),
+                )
+            span.set_attribute("zicht.delivery", "held")
+            return True
+        if row["url"] is None or row["deleted_at"] is not None or row["paused"]:
+            # Gone, or held for a paused subscription longer than the hold.
+            await self._finish_failed(
+                pool, row, None, AlertFailureReason.SUBSCRIPTION_DISABLED, row["attempts"]
+            )
+            return True
+        return False
 
     async def _deliver(self, pool: asyncpg.Pool, client: httpx.AsyncClient, row: Any) -> None:
         parent = extract_context(_headers_of(row["traceparent"]))
@@ -489,10 +505,7 @@ class NotifyService:
                 },
             ) as span,
         ):
-            if row["url"] is None or row["deleted_at"] is not None or row["paused"]:
-                await self._finish_failed(
-                    pool, row, None, AlertFailureReason.SUBSCRIPTION_DISABLED, row["attempts"]
-                )
+            if await self._not_sendable(pool, row, span):
                 return
             now = self.clock.now()
             try:
