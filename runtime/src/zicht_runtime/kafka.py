@@ -128,12 +128,15 @@ class FetchPace:
 
     def fetch_wait_ms(self) -> int | None:
         """The wait the consumer's next fetch request asks for (None before it started)."""
-        fetcher = getattr(getattr(self._subscriber, "consumer", None), "_fetcher", None)
-        wait = getattr(fetcher, "_fetch_max_wait_ms", None)
+        wait = getattr(self._fetcher(), "_fetch_max_wait_ms", None)
         return int(wait) if wait is not None else None
 
+    def _fetcher(self) -> Any:
+        """The started aiokafka consumer's fetcher, or None."""
+        return getattr(getattr(self._subscriber, "consumer", None), "_fetcher", None)
+
     def _apply(self, fetch_wait_ms: int, poll_ms: int) -> bool:
-        fetcher = getattr(getattr(self._subscriber, "consumer", None), "_fetcher", None)
+        fetcher = self._fetcher()
         if fetcher is None or not hasattr(fetcher, "_fetch_max_wait_ms"):
             if not self._warned and getattr(self._subscriber, "consumer", None) is not None:
                 log.warning("the consumer has no fetch wait to set; it keeps the configured one")
