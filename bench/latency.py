@@ -30,7 +30,7 @@ import asyncpg
 import httpx
 
 from bench.common import Result, percentile, say
-from bench.receiver import Arrival, KeptSpan
+from bench.receiver import EXPORT_FLUSH_S, Arrival, KeptSpan
 from bench.seeding import SignalStream
 from bench.stack import Running, running_stack
 from zicht_demo.signals import Submission, SubmissionKind
@@ -177,10 +177,6 @@ class _Step:
     spans: list[KeptSpan]
 
 
-_EXPORT_FLUSH_S: Final = 6.0
-"""Longer than the batch span processor's schedule delay (5 s by default)."""
-
-
 def _link(parent: KeptSpan, child: KeptSpan) -> str:
     return f"{parent.service} {parent.kind} -> {child.service} {child.kind}"
 
@@ -217,7 +213,7 @@ async def _step(running: Running, stream: SignalStream, rate: float, seconds: fl
     running.sink.keep_spans(keep=True)
     sent = await _submit(running, stream, rate, seconds)
     await _quiet(running, _SETTLE_QUIET_S * 2, _SETTLE_MAX_S)
-    await asyncio.sleep(_EXPORT_FLUSH_S)
+    await asyncio.sleep(EXPORT_FLUSH_S)
     spans = running.sink.keep_spans(keep=False)
     arrivals = running.receiver.arrivals()[before:]
     accepted = [s.submission.reference for s in sent if s.status == 202]

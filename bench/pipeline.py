@@ -37,7 +37,7 @@ from bench.common import Result, cpu_seconds, load_result, postgres_cpu, say, sl
 from bench.infra import SERVICES
 from bench.kafka import Offsets, PartnerProducer, group_of
 from bench.profiling import profile
-from bench.receiver import TraceCounts
+from bench.receiver import EXPORT_FLUSH_S, TraceCounts
 from bench.seeding import SignalStream
 from bench.stack import Running, running_stack
 from zicht_schemas import topics
@@ -49,8 +49,6 @@ _SEND_CHUNK: Final = 250
 _IDLE_SETTLE_S: Final = 5.0
 _FILL_TIMEOUT_S: Final = 180.0
 _DRAIN_S: Final = 15.0
-_EXPORT_FLUSH_S: Final = 6.0
-"""Longer than the batch span processor's schedule delay (5 s by default)."""
 
 
 @dataclass
@@ -325,7 +323,7 @@ async def run_pipeline(
             run.samples = load.samples
             say("load: draining")
             run.drained_after_s = await load.drain(_DRAIN_S)
-            await asyncio.sleep(_EXPORT_FLUSH_S)  # the batch span processors' last export
+            await asyncio.sleep(EXPORT_FLUSH_S)  # the batch span processors' last export
             run.traces = running.sink.traces().since(traces_before)
             run.trace_bytes = running.sink.counts().get("/v1/traces bytes", 0) - bytes_before
             run.signals = load.producer.sent

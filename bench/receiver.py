@@ -29,9 +29,12 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from zicht_demo.receiver import VERIFICATION_TYPE, new_secret, verify
 
-__all__ = ["Arrival", "KeptSpan", "OtlpSink", "TimedReceiver", "TraceCounts"]
+__all__ = ["EXPORT_FLUSH_S", "Arrival", "KeptSpan", "OtlpSink", "TimedReceiver", "TraceCounts"]
 
 _HOST: Final = "127.0.0.1"
+EXPORT_FLUSH_S: Final = 6.0
+"""How long to wait for the services' last span export to reach the sink: longer than the
+batch span processor's schedule delay (5 s by default)."""
 _MAX_BODY: Final = 1024 * 1024
 
 

@@ -15,6 +15,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from kit.helpers import SCHEMA, provider_event, read_topic
+from support.locks import blocked_or_done
 from zicht_devtools.devstack import create_topics
 from zicht_runtime.kafka import AiokafkaSender
 from zicht_runtime.outbox import (
@@ -134,14 +135,6 @@ async def _relay_all(pool: asyncpg.Pool, kafka_bootstrap: str) -> None:
         await sender.stop()
 
 
-async def _waits_for_a_lock(pool: asyncpg.Pool, pid: int) -> bool:
-    async with pool.acquire() as conn:
-        waiting = await conn.fetchval(
-            "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1", pid
-        )
-    return bool(waiting)
-
-
 async def test_two_writers_for_one_key_reach_kafka_in_commit_order_and_a_republish_keeps_it(
     pool: asyncpg.Pool, kafka_bootstrap: str, unique_topic: Callable[[str], str]
 ) -> None:
@@ -168,11 +161,7 @@ async def test_two_writers_for_one_key_reach_kafka_in_commit_order_and_a_republi
                 await write_outbox(second_conn, [second])
 
         writing = asyncio.create_task(second_writer())
-        pid = second_conn.get_server_pid()
-        for _ in range(100):  # up to 5 s for the second writer to block or finish
-            if writing.done() or await _waits_for_a_lock(pool, pid):
-                break
-            await asyncio.sleep(0.05)
+        await blocked_or_done(pool, second_conn.get_server_pid(), writing)
         if writing.done():
             # No lock held it back: it committed, and the relay publishes it first.
             await _relay_all(pool, kafka_bootstrap)

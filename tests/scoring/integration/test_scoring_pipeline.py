@@ -15,6 +15,7 @@ import pytest_asyncio
 
 from support.clock import SteppingClock
 from support.events import events_on
+from support.locks import blocked_or_done
 from triage.integration.test_triage_pipeline import provider, publish
 from zicht_devtools.devstack import PostgresDatabases
 from zicht_runtime.auth import KeyStore
@@ -262,17 +263,7 @@ async def test_two_scorers_of_a_new_provider_at_once_end_with_the_score_of_all_i
                 )
 
         scoring_too = asyncio.create_task(second_scorer())
-        pid_second = second.get_server_pid()
-        for _ in range(100):  # up to 5 s for the second scorer to wait or to finish
-            if scoring_too.done():
-                break
-            waiting = await scoring.pool.fetchval(
-                "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1",
-                pid_second,
-            )
-            if waiting:
-                break
-            await asyncio.sleep(0.05)
+        await blocked_or_done(scoring.pool, second.get_server_pid(), scoring_too)
         await first_tx.commit()
         await asyncio.wait_for(scoring_too, timeout=10)
     finally:
